@@ -1,0 +1,228 @@
+"""The asyncio client: same calls, a sender task instead of threads."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import time
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any
+
+from openpanel_core._base import ClientCore, live_clients
+from openpanel_core._client import run_plan_blocking
+from openpanel_core._delivery import Send, Sleep, deliver
+from openpanel_core._encode import Outgoing
+from openpanel_core._errors import TransportError
+from openpanel_core._guard import suppress_internal_errors
+from openpanel_core._transport.base import AsyncTransport, Response, Transport
+from openpanel_core._transport.httpx import AsyncHttpxTransport, HttpxTransport
+
+__all__ = ["AsyncOpenPanel"]
+
+
+class AsyncOpenPanel(ClientCore):
+    """OpenPanel client for asyncio apps (FastAPI, Starlette, aiohttp, workers).
+
+    ``track()`` and friends are plain (non-async) calls that only append to a queue, so they
+    cost the same as in :class:`OpenPanel` and may be called from any thread. A sender task on
+    the running event loop delivers with ``max_in_flight`` concurrent requests. ``flush`` and
+    ``shutdown`` are coroutines; use ``async with AsyncOpenPanel(...) as op:`` or await
+    ``shutdown()`` in your lifespan. Whatever is left when the interpreter exits is sent by a
+    blocking drain within ``shutdown_timeout``.
+
+    Takes every option of :class:`OpenPanel`; ``transport`` is an :class:`AsyncTransport`
+    (default :class:`AsyncHttpxTransport`).
+    """
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        transport: AsyncTransport | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(client_id, client_secret, **options)
+        self.transport: AsyncTransport = transport or AsyncHttpxTransport(
+            max_connections=self.max_in_flight
+        )
+        self._init_loop_state()
+
+    def _init_loop_state(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._event: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sem: asyncio.Semaphore | None = None
+        self._closed = False
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _start(self) -> None:
+        with suppress_internal_errors("start"):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop in this thread: the items wait for flush() or the exit drain
+            if self._task is not None and not self._task.done() and self._loop is loop:
+                self._sender_missing = False
+                return
+            self._loop = loop
+            self._loop_thread = threading.get_ident()
+            self._event = asyncio.Event()
+            self._sem = asyncio.Semaphore(self.max_in_flight)
+            self._task = loop.create_task(self._sender_loop(), name="openpanel-sender")
+            self._sender_missing = False
+
+    def _wake(self) -> None:
+        self._wake_pending = True
+        event, loop = self._event, self._loop
+        if event is None or loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            event.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    def _pending(self) -> bool:
+        return bool(self._queue) or self._n_in_flight > 0 or bool(self._recovered)
+
+    async def flush(self, timeout: float | None = 10.0) -> bool:
+        """Send everything queued now; wait until settled or ``timeout`` passed."""
+        with suppress_internal_errors("flush"):
+            if self.disabled:
+                return True
+            if self.sync_mode:
+                await self._drain_inline()
+                return not self._pending()
+            self._ensure_on_this_loop()
+            self._wake()
+            end = None if timeout is None else time.monotonic() + timeout
+            while self._pending():
+                if end is not None and time.monotonic() >= end:
+                    break
+                await asyncio.sleep(0.01)
+        return not self._pending()
+
+    async def shutdown(self, timeout: float | None = 10.0) -> bool:
+        """Flush within ``timeout``, then stop the sender and close the transport."""
+        if self._closed:
+            return not self._pending()
+        done = await self.flush(timeout)
+        self._accepting = False
+        self._closed = True
+        self._stopping = True
+        with suppress_internal_errors("shutdown"):
+            self._wake()
+            for t in [self._task, *self._tasks]:
+                if t is not None and not t.done():
+                    t.cancel()
+            await self.transport.aclose()
+            if self.spool is not None:
+                self.spool.close()
+        return done
+
+    async def __aenter__(self) -> AsyncOpenPanel:
+        self._ensure_on_this_loop()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown(self.shutdown_timeout)
+
+    def _ensure_on_this_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._sender_missing = True
+            self._start()
+
+    def _reset_after_fork(self) -> None:
+        super()._reset_after_fork()
+        self._init_loop_state()
+        after_fork = getattr(self.transport, "after_fork", None)
+        if callable(after_fork):
+            after_fork()
+
+    # ------------------------------------------------------------------ the sender task
+
+    async def _sender_loop(self) -> None:
+        assert self._event is not None and self._sem is not None
+        event, sem = self._event, self._sem
+        while not self._stopping:
+            with suppress_internal_errors("sender", background=True):
+                try:
+                    await asyncio.wait_for(event.wait(), self.flush_interval)
+                except asyncio.TimeoutError:
+                    pass
+                event.clear()
+                for job in self._take_jobs():
+                    await sem.acquire()
+                    task = asyncio.get_running_loop().create_task(self._deliver(job, sem))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, job: list[Outgoing], sem: asyncio.Semaphore) -> None:
+        try:
+            with suppress_internal_errors("delivery", background=True):
+                await self._run_plan(deliver(job, self.delivery))
+        finally:
+            sem.release()
+
+    async def _run_plan(self, plan: Generator[Send | Sleep, Any, None]) -> None:
+        result: Any = None
+        while True:
+            try:
+                action = plan.send(result)
+            except StopIteration:
+                return
+            if isinstance(action, Send):
+                result = await asyncio.gather(*(self._send_one(r) for r in action.requests))
+            else:
+                if self._stopping:
+                    result = False
+                else:
+                    await asyncio.sleep(action.seconds)
+                    result = True
+
+    async def _send_one(self, request: Any) -> Response | TransportError:
+        try:
+            return await self.transport.send(request)
+        except TransportError as exc:
+            return exc
+
+    async def _drain_inline(self) -> None:
+        for job in self._take_jobs():
+            await self._run_plan(deliver(job, self.delivery))
+
+    def _drain_blocking(self, timeout: float) -> None:
+        """At interpreter exit the loop is gone: send what is left with a blocking transport."""
+        if not self._pending():
+            return
+        deadline = time.monotonic() + timeout
+        transport: Transport = HttpxTransport(max_connections=1)
+        try:
+            for job in self._take_jobs():
+                if time.monotonic() >= deadline:
+                    self._failed(job, TransportError("exit drain budget spent"), False)
+                    continue
+                run_plan_blocking(deliver(job, self.delivery), transport, deadline=deadline)
+        finally:
+            transport.close()
+
+
+def _drain_async_clients_at_exit() -> None:
+    for client in live_clients():
+        if isinstance(client, AsyncOpenPanel) and not client._closed:  # pyright: ignore[reportPrivateUsage]
+            with suppress_internal_errors("exit", background=True):
+                client._drain_blocking(client.shutdown_timeout)  # pyright: ignore[reportPrivateUsage]
+
+
+atexit.register(_drain_async_clients_at_exit)

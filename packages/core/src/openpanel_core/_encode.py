@@ -1,0 +1,222 @@
+"""Turning queued calls into wire items; runs on the sender, never on the caller's thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from openpanel_core._context import RequestContext
+from openpanel_core._errors import EventValidationError
+from openpanel_core._session import SessionManager
+
+__all__ = ["Encoder", "Outgoing", "RawItem", "iso_timestamp"]
+
+#: A queued call: (type, name or payload, properties, profile_id, device_id, groups, time,
+#: explicit timestamp, request context, global properties, client groups), the last two as they
+#: were at call time. Tuples are the cheapest thing to build on the hot path.
+RawItem = tuple[
+    str,
+    Any,
+    "Mapping[str, Any] | None",
+    "str | int | None",
+    "str | None",
+    "list[str] | tuple[str, ...] | None",
+    float,
+    Any,
+    "RequestContext | None",
+    "Mapping[str, Any]",
+    "tuple[str, ...]",
+]
+
+_UTC = dt.timezone.utc
+
+
+def iso_timestamp(t: float) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``, as JavaScript's ``toISOString``."""
+    return dt.datetime.fromtimestamp(t, _UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _explicit_timestamp(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise EventValidationError(
+                "timestamp must be timezone-aware (naive datetimes are ambiguous)",
+                field="timestamp",
+            )
+        return iso_timestamp(value.timestamp())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return iso_timestamp(float(value))
+    if isinstance(value, str) and value:
+        return value
+    raise EventValidationError(
+        "timestamp must be an aware datetime, epoch seconds or an ISO string", field="timestamp"
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_dumps = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+).encode
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One encoded item on its way to the server.
+
+    Attributes:
+        id: Idempotency id, kept across retries (and across restarts with the spool).
+        type: The wire ``type``.
+        body: ``{"type": ..., "payload": ...}`` as compact UTF-8 JSON.
+        ip: The end user's IP, when known.
+        user_agent: The end user's user agent, when known.
+    """
+
+    id: str
+    type: str
+    body: bytes
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The decoded ``{"type", "payload"}`` dict (for hooks and tests)."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+    def batch_element(self) -> bytes:
+        """This item as an element of a ``POST /track/batch`` array."""
+        head = b'{"id":' + _dumps(self.id).encode()
+        if self.ip:
+            head += b',"ip":' + _dumps(self.ip).encode()
+        if self.user_agent:
+            head += b',"userAgent":' + _dumps(self.user_agent).encode()
+        return head + b"," + self.body[1:]
+
+
+class Encoder:
+    """Builds wire items from queued calls with the client's shared state.
+
+    Args:
+        device_id: The client's own device id, used outside request contexts.
+        sessions: The client-side session, used with ``device_id`` outside request contexts.
+        before_send: User hook; returns the (possibly changed) wire item or None to drop it.
+    """
+
+    def __init__(
+        self,
+        *,
+        device_id: str | None,
+        sessions: SessionManager | None,
+        before_send: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+    ) -> None:
+        self.device_id = device_id
+        self._sessions = sessions
+        self._before_send = before_send
+
+    def encode(self, raw: RawItem) -> tuple[Outgoing | None, dict[str, Any]]:
+        """Encode one queued call.
+
+        Returns:
+            The outgoing item (None when ``before_send`` dropped it) and the wire dict.
+
+        Raises:
+            EventValidationError: The call cannot become a valid event.
+        """
+        kind, first, properties, profile_id, device_id, groups, t, explicit_ts, ctx, gp, cg = raw
+        if kind == "track":
+            wire = self._track(
+                first, properties, profile_id, device_id, groups, t, explicit_ts, ctx, gp, cg
+            )
+        else:
+            payload: dict[str, Any] = dict(first)
+            if kind == "identify":
+                # As @openpanel/sdk does: global properties go into the profile too.
+                props = {**gp, **(payload.get("properties") or {})}
+                if props:
+                    payload["properties"] = props
+            if kind == "assign_group" and "profileId" not in payload and ctx and ctx.profile_id:
+                payload["profileId"] = ctx.profile_id
+            wire = {"type": kind, "payload": payload}
+        if self._before_send is not None:
+            from openpanel_core._guard import call_user_hook  # noqa: PLC0415 - cycle-free
+
+            ok, changed = call_user_hook("before_send", self._before_send, wire)
+            if not ok or changed is None:
+                return None, wire
+            wire = changed
+        try:
+            body = _dumps(wire).encode()
+        except (TypeError, ValueError) as exc:
+            raise EventValidationError(
+                f"properties are not JSON serialisable: {exc}", field="properties"
+            ) from exc
+        item = Outgoing(
+            id=str(uuid.uuid4()),
+            type=str(wire.get("type", kind)),
+            body=body,
+            ip=ctx.ip if ctx else None,
+            user_agent=ctx.user_agent if ctx else None,
+        )
+        return item, wire
+
+    def _track(
+        self,
+        name: str,
+        properties: Mapping[str, Any] | None,
+        profile_id: str | int | None,
+        device_id: str | None,
+        groups: list[str] | tuple[str, ...] | None,
+        t: float,
+        explicit_ts: Any,
+        ctx: RequestContext | None,
+        global_properties: Mapping[str, Any],
+        client_groups: tuple[str, ...],
+    ) -> dict[str, Any]:
+        props: dict[str, Any] = dict(global_properties)
+        if ctx is not None and ctx.properties:
+            props.update(ctx.properties)
+        if properties:
+            props.update(properties)
+        props["__timestamp"] = (
+            iso_timestamp(t) if explicit_ts is None else _explicit_timestamp(explicit_ts)
+        )
+        if ctx is not None:
+            profile_id = profile_id if profile_id is not None else ctx.profile_id
+            device_id = device_id or ctx.device_id
+        elif device_id is None and self.device_id is not None:
+            device_id = self.device_id
+            if self._sessions is not None:
+                props["__sessionId"] = self._sessions.touch(t)
+        if device_id:
+            props["__deviceId"] = device_id
+        payload: dict[str, Any] = {"name": name, "properties": props}
+        if profile_id is not None and profile_id != "":
+            payload["profileId"] = profile_id
+        all_groups = client_groups
+        if ctx is not None and ctx.groups:
+            all_groups = (*all_groups, *ctx.groups)
+        if groups:
+            all_groups = (*all_groups, *groups)
+        if all_groups:
+            payload["groups"] = list(dict.fromkeys(all_groups))
+        return {"type": "track", "payload": payload}

@@ -1,0 +1,116 @@
+"""The one place where SDK-internal errors are swallowed.
+
+Production: an unexpected error inside the SDK is logged once per exception type (at WARNING,
+without payloads) and swallowed, so the host application never sees it. Under pytest (the
+``PYTEST_CURRENT_TEST`` variable is set) or after :func:`set_reraise` the error is re-raised on
+caller paths, so SDK bugs fail tests instead of hiding. Errors caught on background threads
+cannot be re-raised anywhere useful; they are recorded in :data:`recorded` for test fixtures to
+check.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["recorded", "reraising", "set_reraise", "suppress_internal_errors", "guarded"]
+
+logger = logging.getLogger("openpanel_core")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_seen_types: set[type[BaseException]] = set()
+_lock = threading.Lock()
+_reraise_override: bool | None = None
+#: Internal errors swallowed since the last reset (test fixtures read and clear it).
+recorded: list[BaseException] = []
+
+
+def set_reraise(value: bool | None) -> None:
+    """Force re-raising on (True) or off (False); None goes back to detecting pytest."""
+    global _reraise_override
+    _reraise_override = value
+
+
+def reraising() -> bool:
+    """Whether internal errors are re-raised on caller paths right now."""
+    if _reraise_override is not None:
+        return _reraise_override
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+def _report(exc: BaseException, where: str) -> None:
+    with _lock:
+        recorded.append(exc)
+        del recorded[:-100]
+        first = type(exc) not in _seen_types
+        _seen_types.add(type(exc))
+    if first:
+        logger.warning(
+            "openpanel: internal error in %s (%s); your application is unaffected. "
+            "Further errors of this type are not logged.",
+            where,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+
+
+@contextmanager
+def suppress_internal_errors(where: str, *, background: bool = False) -> Iterator[None]:
+    """Swallow and log any exception raised in the block (re-raise under tests).
+
+    Args:
+        where: What the block does, for the log line.
+        background: The block runs on an SDK thread: record, never re-raise.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - this module is the one place for blind excepts
+        _report(exc, where)
+        if not background and reraising():
+            raise
+
+
+def guarded(where: str, default: Any = None) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorate a public entry point so that it never raises into the caller."""
+
+    def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                _report(exc, where)
+                if reraising():
+                    raise
+                return default  # type: ignore[no-any-return]
+
+        return wrapper
+
+    return decorate
+
+
+def call_user_hook(where: str, fn: Callable[..., _R], *args: Any) -> tuple[bool, _R | None]:
+    """Call a user-supplied hook; its errors are logged once and never propagate.
+
+    Returns:
+        (True, result) when the hook returned, (False, None) when it raised.
+    """
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        with _lock:
+            first = ("hook", where) not in _hook_seen
+            _hook_seen.add(("hook", where))
+        if first:
+            logger.warning("openpanel: your %s hook raised %s", where, type(exc).__name__)
+        return False, None
+
+
+_hook_seen: set[tuple[str, str]] = set()
