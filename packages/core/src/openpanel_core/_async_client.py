@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 import time
 from collections.abc import Generator
@@ -154,14 +155,13 @@ class AsyncOpenPanel(ClientCore):
     # ------------------------------------------------------------------ the sender task
 
     async def _sender_loop(self) -> None:
-        assert self._event is not None and self._sem is not None
         event, sem = self._event, self._sem
+        if event is None or sem is None:  # pragma: no cover - _start sets both first
+            return
         while not self._stopping:
             with suppress_internal_errors("sender", background=True):
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(event.wait(), self.flush_interval)
-                except asyncio.TimeoutError:
-                    pass
                 event.clear()
                 for job in self._take_jobs():
                     await sem.acquire()

@@ -203,7 +203,7 @@ class ClientCore:
         if device_id == "auto":
             device_id = load_or_create_device_id(device_id_file) if device_id_file else None
             if device_id is None:
-                from openpanel_core._session import new_device_id  # noqa: PLC0415
+                from openpanel_core._session import new_device_id
 
                 device_id = new_device_id()
         self.sessions = SessionManager(session_timeout) if device_id else None
@@ -331,11 +331,11 @@ class ClientCore:
             return
         self._put("identify", payload)
 
-    def increment(self, profile_id: str | int, property: str, value: float = 1) -> None:  # noqa: A002
+    def increment(self, profile_id: str | int, property: str, value: float = 1) -> None:
         """Add ``value`` (positive) to the numeric profile property ``property``."""
         self._adjust("increment", profile_id, property, value)
 
-    def decrement(self, profile_id: str | int, property: str, value: float = 1) -> None:  # noqa: A002
+    def decrement(self, profile_id: str | int, property: str, value: float = 1) -> None:
         """Subtract ``value`` (positive) from the numeric profile property ``property``."""
         self._adjust("decrement", profile_id, property, value)
 
@@ -368,9 +368,9 @@ class ClientCore:
 
     def upsert_group(
         self,
-        id: str,  # noqa: A002 - the wire name
+        id: str,
         *,
-        type: str,  # noqa: A002
+        type: str,
         name: str,
         properties: Mapping[str, Any] | None = None,
     ) -> None:
@@ -378,7 +378,9 @@ class ClientCore:
         for field_name, value in (("id", id), ("type", type), ("name", name)):
             if not isinstance(value, str) or not value:
                 self._invalid(
-                    EventValidationError(f"group {field_name} must be a non-empty string", field=field_name)
+                    EventValidationError(
+                        f"group {field_name} must be a non-empty string", field=field_name
+                    )
                 )
                 return
         payload: dict[str, Any] = {"id": id, "type": type, "name": name}
@@ -391,15 +393,19 @@ class ClientCore:
         self.set_groups([group_id], profile_id=profile_id)
 
     def set_groups(self, group_ids: Sequence[str], *, profile_id: str | int | None = None) -> None:
-        """Add groups to this client's groups (sent with every later ``track``) and assign them
-        to the profile (or, with no profile, to the device).
+        """Add groups to this client's groups and assign them to the profile.
+
+        Later ``track`` calls carry the groups; with no profile the server assigns them to
+        the device.
 
         Client-level groups suit single-user processes (CLIs, workers). In a web app, pass
         ``groups=`` per call or to ``client.context(...)`` instead.
         """
         ids = [g for g in group_ids if isinstance(g, str) and g]
         if not ids:
-            self._invalid(EventValidationError("group ids must be non-empty strings", field="groupIds"))
+            self._invalid(
+                EventValidationError("group ids must be non-empty strings", field="groupIds")
+            )
             return
         self._groups = tuple(dict.fromkeys((*self._groups, *ids)))
         payload: dict[str, Any] = {"groupIds": ids}
@@ -502,11 +508,17 @@ class ClientCore:
         if not self._check_profile(profile_id, kind):
             return
         if not isinstance(prop, str) or not prop:
-            self._invalid(EventValidationError(f"{kind}: property must be a non-empty string", field="property"))
+            self._invalid(
+                EventValidationError(
+                    f"{kind}: property must be a non-empty string", field="property"
+                )
+            )
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             self._invalid(
-                EventValidationError(f"{kind}: value must be a positive number, got {value!r}", field="value")
+                EventValidationError(
+                    f"{kind}: value must be a positive number, got {value!r}", field="value"
+                )
             )
             return
         self._put(kind, {"profileId": profile_id, "property": prop, "value": value})
@@ -517,7 +529,9 @@ class ClientCore:
         ):
             return True
         self._invalid(
-            EventValidationError(f"{kind}: profile_id must be a non-empty string or an int", field="profileId")
+            EventValidationError(
+                f"{kind}: profile_id must be a non-empty string or an int", field="profileId"
+            )
         )
         return False
 
@@ -532,7 +546,9 @@ class ClientCore:
             msg = f"event name is longer than {_MAX_NAME} characters"
         self._invalid(EventValidationError(msg, field="name"))
 
-    def _invalid(self, exc: EventValidationError, items: list[dict[str, Any]] | None = None) -> None:
+    def _invalid(
+        self, exc: EventValidationError, items: list[dict[str, Any]] | None = None
+    ) -> None:
         with self._lock:
             self._n_invalid += 1
         self._log_limited("invalid", logging.WARNING, "openpanel: event refused: %s", exc)

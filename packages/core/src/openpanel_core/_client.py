@@ -192,7 +192,7 @@ class OpenPanel(ClientCore):
         self.shutdown(self.shutdown_timeout)
 
     def _pid_changed(self) -> bool:
-        import os  # noqa: PLC0415
+        import os
 
         return os.getpid() != self._pid
 
@@ -230,7 +230,7 @@ class OpenPanel(ClientCore):
                     return
 
     def _failed_for_now(self, job: list[Outgoing]) -> None:
-        from openpanel_core._errors import DeliveryError  # noqa: PLC0415
+        from openpanel_core._errors import DeliveryError
 
         self._failed(job, DeliveryError("shutdown deadline passed before sending"), False)
 

@@ -10,7 +10,7 @@ browser's own events.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -79,7 +79,7 @@ def request_context(
     profile_id: str | int | None = None,
     groups: list[str] | tuple[str, ...] | None = None,
     properties: Mapping[str, Any] | None = None,
-) -> Iterator[RequestContext]:
+) -> Generator[RequestContext]:
     """Open a scope; nested scopes inherit and override the outer one."""
     parent = _current.get() or _EMPTY
     ctx = parent.merged(
@@ -109,7 +109,3 @@ def copy_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         return ctx.run(fn, *args, **kwargs)
 
     return run
-
-
-def _set_for_tests(ctx: RequestContext | None) -> contextvars.Token[RequestContext | None]:
-    return _current.set(ctx)

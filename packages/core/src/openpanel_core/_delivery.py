@@ -121,27 +121,32 @@ def batch_request(items: Sequence[Outgoing], cfg: DeliveryConfig) -> Request:
 
 def _status_error(resp: Response, what: str) -> HTTPStatusError:
     text = resp.content[:1000].decode("utf-8", "replace")
-    return HTTPStatusError(f"{what}: HTTP {resp.status_code} {text}".strip(), status_code=resp.status_code, body=text)
+    return HTTPStatusError(
+        f"{what}: HTTP {resp.status_code} {text}".strip(), status_code=resp.status_code, body=text
+    )
 
 
 def _per_item(resp: Response) -> dict[str, Mapping[str, Any]] | None:
     try:
-        data = json.loads(resp.content)
+        data: Any = json.loads(resp.content)
     except (ValueError, UnicodeDecodeError):
         return None
-    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    results: Any = data.get("results")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
     if not isinstance(results, list):
         return None
     out: dict[str, Mapping[str, Any]] = {}
     for r in results:  # pyright: ignore[reportUnknownVariableType]
-        if isinstance(r, dict) and isinstance(r.get("id"), str):  # pyright: ignore[reportUnknownMemberType]
-            out[r["id"]] = r  # pyright: ignore[reportUnknownArgumentType]
+        if isinstance(r, dict):
+            result: dict[str, Any] = r  # pyright: ignore[reportUnknownVariableType]
+            rid = result.get("id")
+            if isinstance(rid, str):
+                out[rid] = result
     return out
 
 
-def deliver(
-    items: list[Outgoing], cfg: DeliveryConfig
-) -> Generator[Send | Sleep, Any, None]:
+def deliver(items: list[Outgoing], cfg: DeliveryConfig) -> Generator[Send | Sleep, Any, None]:
     """Deliver ``items``: batch or single sends, retries, per-item outcomes via callbacks."""
     pending = items
     retries = 0
@@ -173,7 +178,9 @@ def deliver(
                         ok.append(item)
                     elif is_retryable_status(status):
                         retry_items.append(item)
-                        last_error = HTTPStatusError(f"batch item: HTTP {status}", status_code=status)
+                        last_error = HTTPStatusError(
+                            f"batch item: HTTP {status}", status_code=status
+                        )
                     else:
                         assert r is not None
                         msg = f"{r.get('error') or 'refused'}: {r.get('message') or ''}".strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -26,7 +26,7 @@ RawItem = tuple[
     "Mapping[str, Any] | None",
     "str | int | None",
     "str | None",
-    "list[str] | tuple[str, ...] | None",
+    "Sequence[str] | None",
     float,
     Any,
     "RequestContext | None",
@@ -69,7 +69,8 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (set, frozenset, tuple)):
-        return list(value)  # pyright: ignore[reportUnknownArgumentType]
+        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        return items
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
@@ -151,14 +152,14 @@ class Encoder:
             payload: dict[str, Any] = dict(first)
             if kind == "identify":
                 # As @openpanel/sdk does: global properties go into the profile too.
-                props = {**gp, **(payload.get("properties") or {})}
+                props: dict[str, Any] = {**gp, **(payload.get("properties") or {})}
                 if props:
                     payload["properties"] = props
             if kind == "assign_group" and "profileId" not in payload and ctx and ctx.profile_id:
                 payload["profileId"] = ctx.profile_id
             wire = {"type": kind, "payload": payload}
         if self._before_send is not None:
-            from openpanel_core._guard import call_user_hook  # noqa: PLC0415 - cycle-free
+            from openpanel_core._guard import call_user_hook
 
             ok, changed = call_user_hook("before_send", self._before_send, wire)
             if not ok or changed is None:
@@ -185,7 +186,7 @@ class Encoder:
         properties: Mapping[str, Any] | None,
         profile_id: str | int | None,
         device_id: str | None,
-        groups: list[str] | tuple[str, ...] | None,
+        groups: Sequence[str] | None,
         t: float,
         explicit_ts: Any,
         ctx: RequestContext | None,

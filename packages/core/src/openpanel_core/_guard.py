@@ -14,11 +14,18 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["recorded", "reraising", "set_reraise", "suppress_internal_errors", "guarded"]
+__all__ = [
+    "call_user_hook",
+    "guarded",
+    "recorded",
+    "reraising",
+    "set_reraise",
+    "suppress_internal_errors",
+]
 
 logger = logging.getLogger("openpanel_core")
 
@@ -62,7 +69,7 @@ def _report(exc: BaseException, where: str) -> None:
 
 
 @contextmanager
-def suppress_internal_errors(where: str, *, background: bool = False) -> Iterator[None]:
+def suppress_internal_errors(where: str, *, background: bool = False) -> Generator[None]:
     """Swallow and log any exception raised in the block (re-raise under tests).
 
     Args:
@@ -71,7 +78,7 @@ def suppress_internal_errors(where: str, *, background: bool = False) -> Iterato
     """
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - this module is the one place for blind excepts
+    except Exception as exc:
         _report(exc, where)
         if not background and reraising():
             raise
@@ -85,11 +92,11 @@ def guarded(where: str, default: Any = None) -> Callable[[Callable[_P, _R]], Cal
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 _report(exc, where)
                 if reraising():
                     raise
-                return default  # type: ignore[no-any-return]
+                return default
 
         return wrapper
 

@@ -60,7 +60,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#]+[^\s]*$")
 
 
-
 def _reject_null(value: Any) -> Any:
     if value is None:
         raise ValueError("must be omitted instead of null")

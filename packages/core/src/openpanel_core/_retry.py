@@ -52,10 +52,12 @@ class RetryPolicy:
     def delay(
         self, retry: int, retry_after: float | None = None, rng: random.Random | None = None
     ) -> float:
-        """Seconds to wait before retry number ``retry`` (0-based): equal jitter, floor by
-        ``Retry-After``."""
+        """Seconds to wait before retry number ``retry`` (0-based).
+
+        Equal jitter (half fixed, half random), never less than ``Retry-After``.
+        """
         base = min(self.max_delay, self.initial_delay * (2**retry))
-        jitter = (rng or random).random()  # noqa: S311 - jitter, not security
+        jitter = (rng or random).random()
         d = base / 2 + base / 2 * jitter
         if retry_after is not None:
             d = max(d, min(retry_after, self.max_retry_after))

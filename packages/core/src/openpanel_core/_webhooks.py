@@ -321,22 +321,23 @@ def _now(now: object) -> float:
     raise ValueError("now must be a finite number of Unix seconds or an aware datetime")
 
 
-def _lookup(headers: Headers, names: tuple[str, ...]) -> list[str | None]:
-    """Return the values of ``names`` (lowercase), matched case-insensitively; first one wins.
+def _lookup(headers: Headers, names: tuple[str, str, str]) -> list[str | None]:
+    """Return the values of three lowercase ``names``, matched case-insensitively.
 
-    Case-insensitive mappings (Django, Starlette, Werkzeug) and lowercase dicts are answered by
-    ``.get``; only a miss falls back to one scan over the pairs.
+    Case-insensitive mappings (Django, Starlette, Werkzeug) and lowercase dicts answer through
+    ``.get``; only a miss falls back to one scan over the pairs, where the first pair wins.
     """
-    found: list[object]
+    get: Callable[[str], object] | None
     if isinstance(headers, Mapping):
         get = cast("Mapping[str, object]", headers).get
-        found = [get(name) for name in names]
     elif isinstance(headers, (str, bytes, bytearray, memoryview)):
         raise TypeError("headers must be a mapping or an iterable of (name, value) pairs")
-    else:
-        getter: Callable[[str], object] | None = getattr(headers, "get", None)
-        # Werkzeug's (Environ)Headers are no Mapping, but have a case-insensitive get().
-        found = [getter(name) for name in names] if callable(getter) else [None] * len(names)
+    else:  # Werkzeug's (Environ)Headers are no Mapping, but have a case-insensitive get().
+        get = getattr(headers, "get", None)
+    first, second, third = names
+    found: list[object] = (
+        [get(first), get(second), get(third)] if callable(get) else [None, None, None]
+    )
     if None in found:
         pairs: Iterable[Any] = (
             cast("Mapping[str, object]", headers).items()

@@ -10,9 +10,8 @@
     client.track("signup", {"plan": "pro"})
     assert transport.events[0].name == "signup"
 
-As a pytest plugin (``pytest_plugins = ["openpanel_core.testing"]`` in your ``conftest.py``) it
-provides the ``openpanel_transport`` and ``openpanel_client`` fixtures. It is not registered
-automatically.
+For pytest, ``pytest_plugins = ["openpanel_core.pytest_plugin"]`` in your ``conftest.py`` adds
+the ``openpanel_transport`` and ``openpanel_client`` fixtures (not registered automatically).
 """
 
 from __future__ import annotations
@@ -20,11 +19,10 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpanel_core._client import OpenPanel
 from openpanel_core._constants import BATCH_PATH, HEADER_CLIENT_IP, HEADER_EVENT_ID
 from openpanel_core._transport.base import Request, Response
 
@@ -32,8 +30,8 @@ __all__ = [
     "AsyncRecordingTransport",
     "RecordedEvent",
     "RecordingTransport",
-    "openpanel_client",
-    "openpanel_transport",
+    "decode_request",
+    "ok_response",
 ]
 
 Handler = Callable[[Request], Response]
@@ -101,7 +99,9 @@ def ok_response(request: Request) -> Response:
             {"id": e.id, "status": 200, "deviceId": "", "sessionId": ""}
             for e in decode_request(request)
         ]
-        return Response(200, {"content-type": "application/json"}, json.dumps({"results": results}).encode())
+        return Response(
+            200, {"content-type": "application/json"}, json.dumps({"results": results}).encode()
+        )
     return Response(200, {"content-type": "application/json"}, b'{"deviceId":"","sessionId":""}')
 
 
@@ -154,34 +154,3 @@ class AsyncRecordingTransport(_Recorder):
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-
-def _define_fixtures() -> None:
-    try:
-        import pytest  # noqa: PLC0415 - optional: only for test suites
-    except ImportError:  # pragma: no cover
-        return
-
-    @pytest.fixture
-    def openpanel_transport() -> RecordingTransport:
-        """A fresh :class:`RecordingTransport`."""
-        return RecordingTransport()
-
-
-    @pytest.fixture
-    def openpanel_client(openpanel_transport: RecordingTransport) -> Iterator[OpenPanel]:
-        """An :class:`OpenPanel` in ``sync_mode`` that records into ``openpanel_transport``."""
-        client = OpenPanel(
-            "00000000-0000-4000-8000-000000000000",
-            api_url="http://openpanel.test",
-            transport=openpanel_transport,
-            sync_mode=True,
-        )
-        yield client
-        client.shutdown(1.0)
-
-    globals()["openpanel_transport"] = openpanel_transport
-    globals()["openpanel_client"] = openpanel_client
-
-
-_define_fixtures()

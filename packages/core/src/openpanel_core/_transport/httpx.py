@@ -46,9 +46,7 @@ class HttpxTransport:
             )
         except httpx.HTTPError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Response(
-            r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
-        )
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process."""
@@ -86,9 +84,7 @@ class AsyncHttpxTransport:
             )
         except httpx.HTTPError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Response(
-            r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
-        )
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process."""

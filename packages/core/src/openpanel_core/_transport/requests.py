@@ -31,8 +31,8 @@ class RequestsTransport:
         session_factory: Any = None,
     ) -> None:
         try:
-            import requests  # noqa: PLC0415 - optional dependency
-            import requests.adapters  # noqa: PLC0415
+            import requests
+            import requests.adapters
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ConfigurationError(
                 "RequestsTransport needs requests: pip install 'openpanel-core[requests]'"
@@ -45,9 +45,11 @@ class RequestsTransport:
         self._lock = threading.Lock()
 
     def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._factory() if self._factory else self._requests.Session()
+        existing: requests.Session | None = getattr(self._local, "session", None)
+        if existing is None:
+            session: requests.Session = (
+                self._factory() if self._factory else self._requests.Session()
+            )
             adapter = self._requests.adapters.HTTPAdapter(
                 pool_connections=1, pool_maxsize=self._max_connections
             )
@@ -56,7 +58,8 @@ class RequestsTransport:
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
-        return session
+            return session
+        return existing
 
     def send(self, request: Request) -> Response:
         """Send one request; network failures become :class:`TransportError`."""
