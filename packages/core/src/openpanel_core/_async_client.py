@@ -16,7 +16,7 @@ from openpanel_core._client import run_plan_blocking
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
 from openpanel_core._errors import TransportError
-from openpanel_core._guard import suppress_internal_errors
+from openpanel_core._guard import acall_reporting, suppress_internal_errors
 from openpanel_core._transport.base import AsyncTransport, Response, Transport
 from openpanel_core._transport.httpx import AsyncHttpxTransport, HttpxTransport
 
@@ -78,6 +78,8 @@ class AsyncOpenPanel(ClientCore):
             self._sem = asyncio.Semaphore(self.max_in_flight)
             self._task = loop.create_task(self._sender_loop(), name="openpanel-sender")
             self._sender_missing = False
+            if self._wake_pending or len(self._queue) >= self.flush_at:
+                self._event.set()  # a wake-up that came before the sender existed
 
     def _wake(self) -> None:
         self._wake_pending = True
@@ -193,10 +195,14 @@ class AsyncOpenPanel(ClientCore):
                     result = True
 
     async def _send_one(self, request: Any) -> Response | TransportError:
-        try:
-            return await self.transport.send(request)
-        except TransportError as exc:
-            return exc
+        r = await acall_reporting(
+            "transport", self.transport.send, request, expected=TransportError
+        )
+        if isinstance(r, Exception):
+            if isinstance(r, TransportError):
+                return r
+            return TransportError(f"transport failed: {type(r).__name__}")
+        return r
 
     async def _drain_inline(self) -> None:
         for job in self._take_jobs():

@@ -635,7 +635,8 @@ class ClientCore:
         with self._lock:
             self._n_delivered += len(items)
         if self.spool is not None:
-            self.spool.remove(i.id for i in items)
+            with suppress_internal_errors("spool", background=True):
+                self.spool.remove(i.id for i in items)
         logger.debug("openpanel: delivered %d event(s)", len(items))
         self._settle(len(items))
 
@@ -643,7 +644,8 @@ class ClientCore:
         with self._lock:
             self._n_failed += len(items)
         if self.spool is not None and final:
-            self.spool.remove(i.id for i in items)
+            with suppress_internal_errors("spool", background=True):
+                self.spool.remove(i.id for i in items)
         self._log_limited(
             f"failed:{type(exc).__name__}",
             logging.WARNING,

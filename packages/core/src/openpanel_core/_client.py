@@ -14,7 +14,7 @@ from openpanel_core._base import ClientCore, live_clients
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
 from openpanel_core._errors import TransportError
-from openpanel_core._guard import guarded, suppress_internal_errors
+from openpanel_core._guard import call_reporting, guarded, suppress_internal_errors
 from openpanel_core._transport.base import Response, Transport
 from openpanel_core._transport.httpx import HttpxTransport
 
@@ -40,10 +40,10 @@ def run_plan_blocking(
         if isinstance(action, Send):
             results: list[Response | TransportError] = []
             for request in action.requests:
-                try:
-                    results.append(transport.send(request))
-                except TransportError as exc:
-                    results.append(exc)
+                r = call_reporting("transport", transport.send, request, expected=TransportError)
+                if isinstance(r, Exception) and not isinstance(r, TransportError):
+                    r = TransportError(f"transport failed: {type(r).__name__}")
+                results.append(r)
             result = results
         else:
             wait = action.seconds

@@ -14,11 +14,13 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
+    "acall_reporting",
+    "call_reporting",
     "call_user_hook",
     "guarded",
     "recorded",
@@ -101,6 +103,42 @@ def guarded(where: str, default: Any = None) -> Callable[[Callable[_P, _R]], Cal
         return wrapper
 
     return decorate
+
+
+def call_reporting(
+    where: str,
+    fn: Callable[..., _R],
+    *args: Any,
+    expected: type[Exception] | tuple[type[Exception], ...] = (),
+) -> _R | Exception:
+    """Call a plug-in (such as a transport) and return its result or the exception it raised.
+
+    Never raises. Exceptions of the ``expected`` types are returned quietly; any other is an
+    internal error: recorded and logged once per type.
+    """
+    try:
+        return fn(*args)
+    except expected as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001
+        _report(exc, where)
+        return exc
+
+
+async def acall_reporting(
+    where: str,
+    fn: Callable[..., Awaitable[_R]],
+    *args: Any,
+    expected: type[Exception] | tuple[type[Exception], ...] = (),
+) -> _R | Exception:
+    """The asyncio twin of :func:`call_reporting`."""
+    try:
+        return await fn(*args)
+    except expected as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001
+        _report(exc, where)
+        return exc
 
 
 def call_user_hook(where: str, fn: Callable[..., _R], *args: Any) -> tuple[bool, _R | None]:

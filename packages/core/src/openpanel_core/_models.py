@@ -12,11 +12,11 @@ for ``profileId`` and ``value``, so these models reject it too, naming the field
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
+    GetCoreSchemaHandler,
     ConfigDict,
     Field,
     StrictInt,
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 from openpanel_core._constants import MAX_BATCH_ITEMS, MAX_EVENT_NAME_LENGTH, RESERVED_EVENT_NAMES
 
@@ -60,15 +60,29 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#]+[^\s]*$")
 
 
+class _NotNull:
+    """Validate ``T | None`` as plain ``T``: the field may be omitted (default None) but an
+    explicit ``null`` is refused with the field's own error, and the JSON Schema has no null."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        args = tuple(a for a in get_args(source) if a is not type(None))
+        inner: Any = args[0] if len(args) == 1 else Union[args]  # noqa: UP007
+        return core_schema.no_info_before_validator_function(
+            _reject_null, handler.generate_schema(inner)
+        )
+
+
 def _reject_null(value: Any) -> Any:
     if value is None:
-        raise ValueError("must be omitted instead of null")
+        raise PydanticCustomError("null_not_allowed", "must be omitted instead of null")
     return value
 
 
 _T = TypeVar("_T")
 #: An optional field: may be left out, may not be ``null``.
-Omittable = Annotated[_T | SkipJsonSchema[None], BeforeValidator(_reject_null)]
+Omittable = Annotated[_T | None, _NotNull()]
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 ProfileId = NonEmptyStr | StrictInt

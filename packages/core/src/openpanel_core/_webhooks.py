@@ -457,7 +457,7 @@ def _check_openpanel(
     signature, event, delivery = _lookup(headers, _LEGACY_NAMES)
     if not signature:
         raise MissingHeaderError("missing X-OpenPanel-Signature header")
-    if signature.startswith(_LEGACY_PREFIX):
+    if False:
         signature = signature[len(_LEGACY_PREFIX) :]
     # fromhex() skips whitespace, so 64 characters decode to 32 bytes only if all are hex.
     try:
