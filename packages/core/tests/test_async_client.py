@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from core_helpers import CLIENT_ID, Sink
+from typing_extensions import Unpack
 from werkzeug import Request as WRequest
 from werkzeug import Response as WResponse
 
-from openpanel_core import AsyncOpenPanel, HTTPStatusError
+from openpanel_core import AsyncOpenPanel, ClientOptions, HTTPStatusError
 from openpanel_core._retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -22,9 +23,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def make(sink: Sink, **options: Any) -> AsyncOpenPanel:
+def make(sink: Sink, **options: Unpack[ClientOptions]) -> AsyncOpenPanel:
     options.setdefault("flush_interval", 0.05)
-    client = AsyncOpenPanel(CLIENT_ID, api_url=sink.url, **options)
+    options["api_url"] = sink.url
+    client = AsyncOpenPanel(CLIENT_ID, **options)
     client.delivery.retry = RetryPolicy(initial_delay=0.01, max_delay=0.05)
     return client
 

@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 from core_helpers import CLIENT_ID, Sink
+from typing_extensions import Unpack
 from werkzeug import Request as WRequest
 from werkzeug import Response as WResponse
 
 from openpanel_core import (
+    ClientOptions,
     EventValidationError,
-    HttpxTransport,
     HTTPStatusError,
+    HttpxTransport,
     OpenPanel,
     QueueFullError,
     RequestsTransport,
@@ -39,9 +41,15 @@ def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
     t.close()
 
 
-def make(sink: Sink, transport: Transport | None = None, **options: Any) -> OpenPanel:
+def make(
+    sink: Sink,
+    transport: Transport | None = None,
+    client_secret: str | None = None,
+    **options: Unpack[ClientOptions],
+) -> OpenPanel:
     options.setdefault("flush_interval", 0.05)
-    client = OpenPanel(CLIENT_ID, api_url=sink.url, transport=transport, **options)
+    options["api_url"] = sink.url
+    client = OpenPanel(CLIENT_ID, client_secret, transport=transport, **options)
     client.delivery.retry = FAST_RETRY
     return client
 

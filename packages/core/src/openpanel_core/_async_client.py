@@ -11,7 +11,9 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from openpanel_core._base import ClientCore, live_clients
+from typing_extensions import Unpack
+
+from openpanel_core._base import ClientCore, ClientOptions, live_clients
 from openpanel_core._client import run_plan_blocking
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
@@ -43,7 +45,7 @@ class AsyncOpenPanel(ClientCore):
         client_secret: str | None = None,
         *,
         transport: AsyncTransport | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(client_id, client_secret, **options)
         self.transport: AsyncTransport = transport or AsyncHttpxTransport(

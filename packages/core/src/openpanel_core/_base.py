@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from openpanel_core._constants import (
     DEFAULT_API_URL,
@@ -49,7 +49,7 @@ from openpanel_core._retry import RetryPolicy
 from openpanel_core._session import SessionManager, load_or_create_device_id
 from openpanel_core._spool import Spool
 
-__all__ = ["ClientCore", "Stats"]
+__all__ = ["ClientCore", "ClientOptions", "Stats"]
 
 logger = logging.getLogger("openpanel_core")
 
@@ -87,6 +87,38 @@ class Stats:
     filtered: int
     retried: int
     spooled: int
+
+
+class ClientOptions(TypedDict, total=False):
+    """Keyword options shared by :class:`OpenPanel` and :class:`AsyncOpenPanel`.
+
+    See :class:`ClientCore` for what each one does.
+    """
+
+    api_url: str | None
+    disabled: bool | None
+    sync_mode: bool
+    debug: bool | None
+    before_send: BeforeSend | None
+    on_error: ErrorHook | None
+    global_properties: Mapping[str, Any] | None
+    timeout: float
+    max_retries: int
+    max_retry_time: float
+    flush_at: int
+    flush_interval: float
+    max_batch_size: int
+    max_batch_bytes: int
+    max_queue_size: int
+    max_queue_bytes: int
+    max_in_flight: int
+    batch: bool
+    gzip: bool
+    persist_path: str | os.PathLike[str] | None
+    device_id: str | None
+    device_id_file: str | os.PathLike[str] | None
+    session_timeout: float
+    shutdown_timeout: float
 
 
 _env = os.environ.get
@@ -252,6 +284,12 @@ class ClientCore:
         self._last_log: dict[str, float] = {}
         self._recovered: list[Outgoing] = self.spool.load() if self.spool else []
         _live_clients.add(self)
+        if len(_live_clients) == _MANY_CLIENTS:
+            logger.warning(
+                "openpanel: %d clients are alive; each has its own threads and connections. "
+                "Create one client per process and share it.",
+                _MANY_CLIENTS,
+            )
 
     # ------------------------------------------------------------------ caller-side API
 
@@ -698,6 +736,7 @@ class ClientCore:
 
 
 _live_clients: weakref.WeakSet[ClientCore] = weakref.WeakSet()
+_MANY_CLIENTS = 32
 
 
 def live_clients() -> list[ClientCore]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from openpanel_core._base import ClientCore, live_clients
+from typing_extensions import Unpack
+
+from openpanel_core._base import ClientCore, ClientOptions, live_clients
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
 from openpanel_core._errors import TransportError
@@ -21,6 +25,7 @@ from openpanel_core._transport.httpx import HttpxTransport
 __all__ = ["OpenPanel", "run_plan_blocking"]
 
 _STOP: list[Outgoing] = []
+logger = logging.getLogger("openpanel_core")
 
 
 def run_plan_blocking(
@@ -75,7 +80,7 @@ class OpenPanel(ClientCore):
         client_secret: str | None = None,
         *,
         transport: Transport | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(client_id, client_secret, **options)
         self.transport: Transport = transport or HttpxTransport(max_connections=self.max_in_flight)
@@ -107,6 +112,7 @@ class OpenPanel(ClientCore):
                 target=self._sender_loop, name="openpanel-sender", daemon=True
             )
             self._sender.start()
+            _warn_if_threads_disabled()
 
     def _wake(self) -> None:
         self._wake_pending = True
@@ -257,6 +263,23 @@ class OpenPanel(ClientCore):
         """sync_mode: deliver what is queued on the caller's thread."""
         for job in self._take_jobs():
             run_plan_blocking(deliver(job, self.delivery), self.transport)
+
+
+_uwsgi_checked = False
+
+
+def _warn_if_threads_disabled() -> None:
+    """Say once when uWSGI runs without --enable-threads (no background threads run)."""
+    global _uwsgi_checked
+    if _uwsgi_checked or "uwsgi" not in sys.modules:
+        return
+    _uwsgi_checked = True
+    opt = getattr(sys.modules["uwsgi"], "opt", {})
+    if not opt.get("enable-threads") and not opt.get("threads"):
+        logger.warning(
+            "openpanel: uWSGI runs without --enable-threads, so events are sent only by "
+            "flush()/shutdown() or in sync_mode; add enable-threads = true to your uWSGI config"
+        )
 
 
 def _drain_at_exit() -> None:

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 from pydantic import (
     BaseModel,
-    GetCoreSchemaHandler,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StrictInt,
     TypeAdapter,
     field_validator,
@@ -61,8 +61,11 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#]+[^\s]*$")
 
 
 class _NotNull:
-    """Validate ``T | None`` as plain ``T``: the field may be omitted (default None) but an
-    explicit ``null`` is refused with the field's own error, and the JSON Schema has no null."""
+    """Validate ``T | None`` as plain ``T``.
+
+    The field may be omitted (default None), an explicit ``null`` is refused with the field's
+    own error, and the JSON Schema has no null.
+    """
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
