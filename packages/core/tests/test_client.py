@@ -593,3 +593,28 @@ def test_shutdown_is_idempotent_and_ignores_later_calls(sink: Sink) -> None:
     client.track("after")
     assert client.flush(1)
     assert [e["payload"]["name"] for e in sink.events] == ["a"]
+
+
+def test_oversize_event_is_refused_alone(sink: Sink) -> None:
+    reported: list[Exception] = []
+    client = make(sink, max_batch_bytes=2000, on_error=lambda exc, items: reported.append(exc))
+    client.track("small")
+    client.track("huge", {"blob": "x" * 5000})
+    client.track("small2")
+    assert client.flush(5)
+    assert [e["payload"]["name"] for e in sink.events] == ["small", "small2"]
+    [exc] = reported
+    assert isinstance(exc, EventValidationError)
+    assert exc.field == "properties"
+    client.shutdown()
+
+
+def test_batches_split_by_bytes(sink: Sink) -> None:
+    client = make(sink, max_batch_bytes=1000, flush_at=1000)
+    for i in range(30):
+        client.track("e", {"pad": "y" * 100, "i": i})
+    assert client.flush(5)
+    assert len(sink.requests) > 3
+    assert sorted(e["payload"]["properties"]["i"] for e in sink.events) == list(range(30))
+    assert all(len(e["id"]) == 32 for e in sink.events)
+    client.shutdown()

@@ -607,7 +607,7 @@ class ClientCore:
     def _start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _take_jobs(self, force: bool = True) -> Iterator[list[Outgoing]]:
+    def _take_jobs(self) -> Iterator[list[Outgoing]]:
         """Pop queued calls and encode them into jobs (lists of items for one request).
 
         Yields jobs as they fill; the caller sends them. Encoding errors refuse single events.
@@ -622,26 +622,39 @@ class ClientCore:
             for i in range(0, len(recovered), self.max_batch_size):
                 yield recovered[i : i + self.max_batch_size]
         while q:
+            n = min(len(q), self.max_batch_size)
+            with self._lock:
+                self._n_in_flight += n  # before popping: flush() never sees a gap
+            popleft = q.popleft
+            raws: list[RawItem] = []
+            for _ in range(n):
+                try:
+                    raws.append(popleft())
+                except IndexError:  # another thread drained it (sync_mode callers)
+                    break
+            if len(raws) < n:
+                self._settle(n - len(raws))
             job: list[Outgoing] = []
             size = 0
-            while q and len(job) < self.max_batch_size and size < self.max_batch_bytes:
-                try:
-                    raw = q.popleft()
-                except IndexError:
-                    break
-                with self._lock:
-                    self._n_in_flight += 1
+            for raw in raws:
                 item = self._encode(raw)
-                if item is not None:
-                    job.append(item)
-                    size += len(item.body)
+                if item is None:
+                    continue
+                if job and size + len(item.body) > self.max_batch_bytes:
+                    yield self._finish_job(job, size, len(q))
+                    job, size = [], 0
+                job.append(item)
+                size += len(item.body)
             if job:
-                self._avg_item_bytes = 0.9 * self._avg_item_bytes + 0.1 * (size / len(job))
-                self._over_bytes = len(q) * self._avg_item_bytes > self.max_queue_bytes
-                if self.spool is not None:
-                    self.spool.add(job)
-                yield job
+                yield self._finish_job(job, size, len(q))
         self._over_bytes = False
+
+    def _finish_job(self, job: list[Outgoing], size: int, backlog: int) -> list[Outgoing]:
+        self._avg_item_bytes = 0.9 * self._avg_item_bytes + 0.1 * (size / len(job))
+        self._over_bytes = backlog * self._avg_item_bytes > self.max_queue_bytes
+        if self.spool is not None:
+            self.spool.add(job)
+        return job
 
     def _encode(self, raw: RawItem) -> Outgoing | None:
         try:
@@ -653,6 +666,17 @@ class ClientCore:
         except Exception:
             self._settle(1)
             raise
+        if item is not None and len(item.body) > self.max_batch_bytes:
+            self._settle(1)
+            self._invalid(
+                EventValidationError(
+                    f"event is {len(item.body)} bytes encoded, over max_batch_bytes="
+                    f"{self.max_batch_bytes}",
+                    field="properties",
+                ),
+                [wire],
+            )
+            return None
         if item is None:
             with self._lock:
                 self._n_filtered += 1

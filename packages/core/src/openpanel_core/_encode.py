@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from openpanel_core._context import RequestContext
 from openpanel_core._errors import EventValidationError
 from openpanel_core._session import SessionManager
 
-__all__ = ["Encoder", "Outgoing", "RawItem", "iso_timestamp"]
+__all__ = ["Encoder", "Outgoing", "RawItem", "iso_timestamp", "new_id"]
 
 #: A queued call: (type, name or payload, properties, profile_id, device_id, groups, time,
 #: explicit timestamp, request context, global properties, client groups), the last two as they
@@ -37,9 +39,43 @@ RawItem = tuple[
 _UTC = dt.timezone.utc
 
 
+_second_cache: list[Any] = [None, ""]
+
+
 def iso_timestamp(t: float) -> str:
     """ISO 8601 in UTC with milliseconds and a ``Z``, as JavaScript's ``toISOString``."""
-    return dt.datetime.fromtimestamp(t, _UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    sec = int(t // 1)
+    us = round((t - sec) * 1e6)  # datetime's rounding, to the microsecond
+    if us >= 1_000_000:
+        sec, us = sec + 1, us - 1_000_000
+    ms = us // 1000
+    cache = _second_cache
+    if cache[0] != sec:  # events come in bursts: format the date part once per second
+        prefix = dt.datetime.fromtimestamp(sec, _UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cache[0], cache[1] = sec, prefix
+    return f"{cache[1]}.{ms:03d}Z"
+
+
+class _Ids:
+    """Idempotency ids: 32 random hex characters (128 bits), drawn from the OS in blocks."""
+
+    def __init__(self, block: int = 256) -> None:
+        self._block = block
+        self._buf = ""
+        self._pos = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            if self._pos >= len(self._buf):
+                self._buf = os.urandom(16 * self._block).hex()
+                self._pos = 0
+            i = self._pos
+            self._pos = i + 32
+        return self._buf[i : i + 32]
+
+
+new_id = _Ids().next
 
 
 def _explicit_timestamp(value: Any) -> str:
@@ -172,7 +208,7 @@ class Encoder:
                 f"properties are not JSON serialisable: {exc}", field="properties"
             ) from exc
         item = Outgoing(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             type=str(wire.get("type", kind)),
             body=body,
             ip=ctx.ip if ctx else None,
