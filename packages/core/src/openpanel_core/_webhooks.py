@@ -210,7 +210,7 @@ class WebhookMessage:
     id: str | None
     timestamp: int | None
     type: str | None
-    data: dict[str, Any] | None = field(repr=False)
+    data: dict[str, Any] | None = field(repr=False, hash=False)
     body: bytes = field(repr=False)
 
 
@@ -285,10 +285,12 @@ def _decode_keys(secrets: Secrets, scheme: Scheme) -> tuple[bytes, ...]:
 
 
 def _check_options(tolerance: object, max_body_bytes: object) -> None:
-    if not isinstance(tolerance, int) or tolerance < 0:
-        raise ValueError("tolerance must be a non-negative int (seconds)")
-    if not isinstance(max_body_bytes, int) or max_body_bytes < 0:
-        raise ValueError("max_body_bytes must be a non-negative int")
+    if not isinstance(tolerance, int) or not isinstance(max_body_bytes, int):
+        raise TypeError("tolerance and max_body_bytes must be int")
+    if tolerance < 0:
+        raise ValueError("tolerance must be a non-negative number of seconds")
+    if max_body_bytes < 0:
+        raise ValueError("max_body_bytes must be non-negative")
 
 
 def _raw_body(body: object, max_body_bytes: int | None) -> bytes:
@@ -316,9 +318,11 @@ def _now(now: object) -> float:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be a timezone-aware datetime")
         return now.timestamp()
-    if isinstance(now, (int, float)) and math.isfinite(now):
-        return float(now)
-    raise ValueError("now must be a finite number of Unix seconds or an aware datetime")
+    if not isinstance(now, (int, float)):
+        raise TypeError("now must be Unix seconds (int or float) or an aware datetime")
+    if not math.isfinite(now):
+        raise ValueError("now must be finite")
+    return float(now)
 
 
 def _lookup(headers: Headers, names: tuple[str, str, str]) -> list[str | None]:
@@ -457,7 +461,7 @@ def _check_openpanel(
     signature, event, delivery = _lookup(headers, _LEGACY_NAMES)
     if not signature:
         raise MissingHeaderError("missing X-OpenPanel-Signature header")
-    if False:
+    if signature.startswith(_LEGACY_PREFIX):
         signature = signature[len(_LEGACY_PREFIX) :]
     # fromhex() skips whitespace, so 64 characters decode to 32 bytes only if all are hex.
     try:
@@ -567,7 +571,7 @@ def verify(
         PayloadTooLargeError: The body is over ``max_body_bytes``.
         InvalidSecretError: A secret is empty or not valid base64.
         TypeError: An argument has the wrong type (for example a ``str`` body).
-        ValueError: An option is out of range.
+        ValueError: An option is out of range (a negative tolerance, a naive datetime).
     """
     _check_options(tolerance, max_body_bytes)
     keys = _decode_keys(secrets, scheme)
@@ -588,6 +592,8 @@ def verify(
 
 class Verifier:
     """A reusable verifier: secrets are decoded once, and an optional replay store is consulted.
+
+    Instances are immutable after construction and safe to share between threads and tasks.
 
     Example::
 
