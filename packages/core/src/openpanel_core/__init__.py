@@ -16,8 +16,8 @@ JSON Schema.
 from __future__ import annotations
 
 from openpanel_core._async_client import AsyncOpenPanel
-from openpanel_core._base import ClientOptions, Stats
 from openpanel_core._client import OpenPanel
+from openpanel_core._config import ClientOptions, Stats
 from openpanel_core._context import RequestContext, copy_context, current_context
 from openpanel_core._errors import (
     ConfigurationError,

@@ -13,11 +13,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
+from openpanel_core._config import BeforeSend, ErrorHook, Stats, env, env_bool
 from openpanel_core._constants import (
     DEFAULT_API_URL,
     HEADER_CLIENT_ID,
@@ -49,7 +49,7 @@ from openpanel_core._retry import RetryPolicy
 from openpanel_core._session import SessionManager, load_or_create_device_id
 from openpanel_core._spool import Spool
 
-__all__ = ["ClientCore", "ClientOptions", "Stats"]
+__all__ = ["ClientCore", "live_clients"]
 
 logger = logging.getLogger("openpanel_core")
 
@@ -57,75 +57,6 @@ _time = time.time
 _ctx_get = _current_context.get
 _RESERVED = RESERVED_EVENT_NAMES
 _MAX_NAME = MAX_EVENT_NAME_LENGTH
-
-ErrorHook = Callable[[Exception, list[dict[str, Any]]], None]
-BeforeSend = Callable[[dict[str, Any]], "dict[str, Any] | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Counters since the client started (a snapshot).
-
-    Attributes:
-        queued: Calls waiting in the queue right now.
-        in_flight: Events taken from the queue and not yet settled.
-        delivered: Events the server acknowledged.
-        failed: Events given up on (refused by the server, or retries exhausted).
-        dropped: Events dropped because the queue was full.
-        invalid: Calls refused on the client (reserved name, bad value, not serialisable).
-        filtered: Events dropped by ``before_send``.
-        retried: Event retries (an event retried twice counts twice).
-        spooled: Events waiting in the durable spool (0 without ``persist_path``).
-    """
-
-    queued: int
-    in_flight: int
-    delivered: int
-    failed: int
-    dropped: int
-    invalid: int
-    filtered: int
-    retried: int
-    spooled: int
-
-
-class ClientOptions(TypedDict, total=False):
-    """Keyword options shared by :class:`OpenPanel` and :class:`AsyncOpenPanel`.
-
-    See :class:`ClientCore` for what each one does.
-    """
-
-    api_url: str | None
-    disabled: bool | None
-    sync_mode: bool
-    debug: bool | None
-    before_send: BeforeSend | None
-    on_error: ErrorHook | None
-    global_properties: Mapping[str, Any] | None
-    timeout: float
-    max_retries: int
-    max_retry_time: float
-    flush_at: int
-    flush_interval: float
-    max_batch_size: int
-    max_batch_bytes: int
-    max_queue_size: int
-    max_queue_bytes: int
-    max_in_flight: int
-    batch: bool
-    gzip: bool
-    persist_path: str | os.PathLike[str] | None
-    device_id: str | None
-    device_id_file: str | os.PathLike[str] | None
-    session_timeout: float
-    shutdown_timeout: float
-
-
-_env = os.environ.get
-
-
-def _env_bool(name: str) -> bool:
-    return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class ClientCore:
@@ -196,11 +127,11 @@ class ClientCore:
         session_timeout: float = SESSION_TIMEOUT_SECONDS,
         shutdown_timeout: float = 2.0,
     ) -> None:
-        self.client_id = client_id or _env("OPENPANEL_CLIENT_ID") or ""
-        self._secret = client_secret or _env("OPENPANEL_CLIENT_SECRET")
-        self.api_url = (api_url or _env("OPENPANEL_API_URL") or DEFAULT_API_URL).rstrip("/")
-        self.disabled = _env_bool("OPENPANEL_DISABLED") if disabled is None else disabled
-        if debug or (debug is None and _env_bool("OPENPANEL_DEBUG")):
+        self.client_id = client_id or env("OPENPANEL_CLIENT_ID") or ""
+        self._secret = client_secret or env("OPENPANEL_CLIENT_SECRET")
+        self.api_url = (api_url or env("OPENPANEL_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.disabled = env_bool("OPENPANEL_DISABLED") if disabled is None else disabled
+        if debug or (debug is None and env_bool("OPENPANEL_DEBUG")):
             enable_debug()
         if not self.disabled and not self.client_id:
             raise ConfigurationError(

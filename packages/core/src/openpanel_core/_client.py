@@ -14,7 +14,8 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from openpanel_core._base import ClientCore, ClientOptions, live_clients
+from openpanel_core._base import ClientCore, live_clients
+from openpanel_core._config import ClientOptions
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
 from openpanel_core._errors import TransportError
