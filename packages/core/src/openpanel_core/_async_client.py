@@ -169,7 +169,12 @@ class AsyncOpenPanel(ClientCore):
                     await asyncio.wait_for(event.wait(), self.flush_interval)
                 event.clear()
                 for job in self._take_jobs():
-                    await sem.acquire()
+                    while True:  # wait for a free slot, keeping the byte bound current
+                        try:
+                            await asyncio.wait_for(sem.acquire(), 0.1)
+                            break
+                        except asyncio.TimeoutError:
+                            self.update_byte_bound()
                     task = asyncio.get_running_loop().create_task(self._deliver(job, sem))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)

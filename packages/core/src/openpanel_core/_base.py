@@ -201,8 +201,10 @@ class ClientCore:
         self._accepting = not self.disabled
         self._sender_missing = True
         self._wake_pending = False
-        self._over_bytes = False
-        self._avg_item_bytes = 300.0
+        self._queue_limit = max_queue_size  # the count bound, lowered by the byte bound
+        self._avg_item_bytes = 300.0  # encoded bytes per event: a guess until the first job
+        self._avg_seeded = False
+        self._bytes_in_flight = 0
         self._pid = os.getpid()
         self._n_in_flight = 0
         self._n_delivered = 0
@@ -249,7 +251,7 @@ class ClientCore:
         if self._accepting:
             if name.__class__ is str and 0 < len(name) <= _MAX_NAME and name not in _RESERVED:
                 q = self._queue
-                if len(q) < self.max_queue_size and not self._over_bytes:
+                if len(q) < self._queue_limit:
                     q.append(
                         (
                             "track",
@@ -450,7 +452,7 @@ class ClientCore:
         if not self._accepting:
             return
         q = self._queue
-        if len(q) < self.max_queue_size and not self._over_bytes:
+        if len(q) < self._queue_limit:
             q.append(
                 (
                     kind,
@@ -550,9 +552,12 @@ class ClientCore:
             recovered, self._recovered = self._recovered, []
             with self._lock:
                 self._n_in_flight += len(recovered)
+                self._bytes_in_flight += sum(len(i.body) for i in recovered)
             for i in range(0, len(recovered), self.max_batch_size):
                 yield recovered[i : i + self.max_batch_size]
         while q:
+            if self._bytes_in_flight >= self.max_queue_bytes:
+                break  # the server is behind: leave the rest queued (callers drop, counted)
             n = min(len(q), self.max_batch_size)
             with self._lock:
                 self._n_in_flight += n  # before popping: flush() never sees a gap
@@ -578,14 +583,37 @@ class ClientCore:
                 size += len(item.body)
             if job:
                 yield self._finish_job(job, size, len(q))
-        self._over_bytes = False
+        self.update_byte_bound()
 
     def _finish_job(self, job: list[Outgoing], size: int, backlog: int) -> list[Outgoing]:
-        self._avg_item_bytes = 0.9 * self._avg_item_bytes + 0.1 * (size / len(job))
-        self._over_bytes = backlog * self._avg_item_bytes > self.max_queue_bytes
+        mean = size / len(job)
+        if self._avg_seeded:
+            self._avg_item_bytes = 0.7 * self._avg_item_bytes + 0.3 * mean
+        else:
+            self._avg_item_bytes, self._avg_seeded = mean, True
+        with self._lock:
+            self._bytes_in_flight += size
+        self.update_byte_bound()
         if self.spool is not None:
             self.spool.add(job)
         return job
+
+    def update_byte_bound(self) -> None:
+        """Recompute how many calls may wait, from ``max_queue_bytes``.
+
+        The room left by the encoded bytes of events taken but not settled, divided by the
+        running average encoded size, caps ``max_queue_size``. The caller's thread compares
+        one integer; the sender calls this whenever it takes, settles or waits, so the bound
+        holds while the server is slow or down.
+        """
+        room = (self.max_queue_bytes - self._bytes_in_flight) / self._avg_item_bytes
+        self._queue_limit = max(0, min(self.max_queue_size, int(room)))
+
+    def _release(self, items: Sequence[Outgoing]) -> None:
+        n = sum(len(i.body) for i in items)
+        with self._lock:
+            self._bytes_in_flight -= n
+        self.update_byte_bound()
 
     def _encode(self, raw: RawItem) -> Outgoing | None:
         try:
@@ -625,6 +653,7 @@ class ClientCore:
         """Hook for subclasses waiting in flush()."""
 
     def _delivered(self, items: Sequence[Outgoing]) -> None:
+        self._release(items)
         with self._lock:
             self._n_delivered += len(items)
         if self.spool is not None:
@@ -634,6 +663,7 @@ class ClientCore:
         self._settle(len(items))
 
     def _failed(self, items: Sequence[Outgoing], exc: DeliveryError, final: bool) -> None:
+        self._release(items)
         with self._lock:
             self._n_failed += len(items)
         if self.spool is not None and final:
@@ -684,6 +714,8 @@ class ClientCore:
         self._queue = deque()
         self._recovered = []
         self._n_in_flight = 0
+        self._bytes_in_flight = 0
+        self._queue_limit = self.max_queue_size
         self._sender_missing = True
         self._wake_pending = False
         if self.spool is not None:

@@ -173,9 +173,14 @@ class OpenPanel(ClientCore):
                 self._jobs.put_nowait(_STOP)
             except queue.Full:
                 break
+        # Threads are daemons: join only within what is left of the budget (a worker stuck in
+        # a request to a hanging server must not stretch the caller's timeout).
         for t in [self._sender, *self._workers]:
+            left = 0.2 if self._deadline is None else self._deadline - time.monotonic()
+            if left <= 0:
+                break
             if t is not None and t is not threading.current_thread():
-                t.join(0.2)
+                t.join(min(left, 0.2))
         with suppress_internal_errors("close", background=True):
             self.transport.close()
         if self.spool is not None:
@@ -232,6 +237,7 @@ class OpenPanel(ClientCore):
                 self._jobs.put(job, timeout=0.1)
                 return
             except queue.Full:
+                self.update_byte_bound()  # the queue keeps growing while we wait
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     self._failed_for_now(job)
                     return

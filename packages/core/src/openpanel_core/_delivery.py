@@ -114,7 +114,7 @@ def batch_request(items: Sequence[Outgoing], cfg: DeliveryConfig) -> Request:
     headers = dict(cfg.headers)
     headers["content-type"] = "application/json"
     if cfg.gzip_batches:
-        body = gzip.compress(body, compresslevel=5, mtime=0)
+        body = gzip.compress(body, compresslevel=1, mtime=0)
         headers["content-encoding"] = "gzip"
     return Request("POST", cfg.api_url + BATCH_PATH, headers, body, cfg.timeout)
 

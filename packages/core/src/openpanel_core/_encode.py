@@ -6,13 +6,11 @@ import datetime as dt
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from enum import Enum
 from typing import Any
 
+from openpanel_core import _json
 from openpanel_core._context import RequestContext
 from openpanel_core._errors import EventValidationError
 from openpanel_core._session import SessionManager
@@ -95,28 +93,6 @@ def _explicit_timestamp(value: Any) -> str:
     )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, Decimal)):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (set, frozenset, tuple)):
-        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        return items
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-_dumps = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-).encode
-
-
 @dataclass(slots=True)
 class Outgoing:
     """One encoded item on its way to the server.
@@ -141,13 +117,31 @@ class Outgoing:
         return result
 
     def batch_element(self) -> bytes:
-        """This item as an element of a ``POST /track/batch`` array."""
-        head = b'{"id":' + _dumps(self.id).encode()
-        if self.ip:
-            head += b',"ip":' + _dumps(self.ip).encode()
-        if self.user_agent:
-            head += b',"userAgent":' + _dumps(self.user_agent).encode()
+        """This item as an element of a ``POST /track/batch`` array (no JSON re-encoding)."""
+        rid = self.id
+        head = b'{"id":"' + rid.encode() + b'"' if rid.isalnum() else b'{"id":' + _json.dumps(rid)
+        if self.ip is not None or self.user_agent is not None:
+            head += _context_suffix(self.ip, self.user_agent)
         return head + b"," + self.body[1:]
+
+
+_suffix_cache: dict[tuple[str | None, str | None], bytes] = {}
+
+
+def _context_suffix(ip: str | None, user_agent: str | None) -> bytes:
+    # Events of one request share ip and user agent: escape them once.
+    key = (ip, user_agent)
+    suffix = _suffix_cache.get(key)
+    if suffix is None:
+        suffix = b""
+        if ip:
+            suffix += b',"ip":' + _json.dumps(ip)
+        if user_agent:
+            suffix += b',"userAgent":' + _json.dumps(user_agent)
+        if len(_suffix_cache) >= 4096:
+            _suffix_cache.clear()
+        _suffix_cache[key] = suffix
+    return suffix
 
 
 class Encoder:
@@ -202,7 +196,7 @@ class Encoder:
                 return None, wire
             wire = changed
         try:
-            body = _dumps(wire).encode()
+            body = _json.dumps(wire)
         except (TypeError, ValueError) as exc:
             raise EventValidationError(
                 f"properties are not JSON serialisable: {exc}", field="properties"
