@@ -449,7 +449,7 @@ def test_properties_serialise_common_python_types(sink: Sink, json_backend: str)
     client = make(sink)
     client.track(
         "typed",
-        {
+        {  # pyright: ignore[reportArgumentType] - int key on purpose
             "when": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
             "day": dt.date(2026, 1, 1),
             "id": uuid.UUID(int=1),
