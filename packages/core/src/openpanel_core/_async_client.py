@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +19,7 @@ from openpanel_core._client import run_plan_blocking
 from openpanel_core._config import ClientOptions
 from openpanel_core._delivery import Send, Sleep, deliver
 from openpanel_core._encode import Outgoing
-from openpanel_core._errors import TransportError
+from openpanel_core._errors import DeliveryError, TransportError
 from openpanel_core._guard import acall_reporting, suppress_internal_errors
 from openpanel_core._transport.base import AsyncTransport, Response, Transport
 from openpanel_core._transport.httpx import AsyncHttpxTransport, HttpxTransport
@@ -180,9 +181,29 @@ class AsyncOpenPanel(ClientCore):
                     task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, job: list[Outgoing], sem: asyncio.Semaphore) -> None:
+        settled: set[str] = set()
+
+        def delivered(items: Sequence[Outgoing]) -> None:
+            settled.update(i.id for i in items)
+            self._delivered(items)
+
+        def failed(items: Sequence[Outgoing], exc: DeliveryError, final: bool) -> None:
+            settled.update(i.id for i in items)
+            self._failed(items, exc, final)
+
+        cfg = dataclasses.replace(self.delivery, on_delivered=delivered, on_failed=failed)
         try:
             with suppress_internal_errors("delivery", background=True):
-                await self._run_plan(deliver(job, self.delivery))
+                await self._run_plan(deliver(job, cfg))
+        except asyncio.CancelledError:
+            # The loop is closing (asyncio.run ended without shutdown()): keep what was not
+            # settled for the exit drain; the idempotency ids make a resend safe.
+            rest = [i for i in job if i.id not in settled]
+            if rest:
+                self._release(rest)
+                self._settle(len(rest))
+                self._recovered.extend(rest)
+            raise
         finally:
             sem.release()
 

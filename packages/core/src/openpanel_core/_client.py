@@ -164,6 +164,13 @@ class OpenPanel(ClientCore):
             return not self._pending()
         self._deadline = None if timeout is None else time.monotonic() + timeout
         done = self.flush(timeout)
+        if not done:
+            logger.warning(
+                "openpanel: shutting down with %d event(s) not delivered (%d queued, %d in flight)",
+                len(self._queue) + self._n_in_flight,
+                len(self._queue),
+                self._n_in_flight,
+            )
         self._accepting = False
         self._closed = True
         self._stop.set()

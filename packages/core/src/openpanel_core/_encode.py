@@ -59,6 +59,10 @@ class _Ids:
 
     def __init__(self, block: int = 256) -> None:
         self._block = block
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the buffered ids (a forked child must never reuse its parent's)."""
         self._buf = ""
         self._pos = 0
         self._lock = threading.Lock()
@@ -73,7 +77,9 @@ class _Ids:
         return self._buf[i : i + 32]
 
 
-new_id = _Ids().next
+_ids = _Ids()
+new_id = _ids.next
+os.register_at_fork(after_in_child=_ids.reset)
 
 
 def _explicit_timestamp(value: Any) -> str:
