@@ -72,9 +72,12 @@ def _orjson_dumps() -> Callable[[Any], bytes] | None:
 
     def dumps(obj: Any) -> bytes:
         try:
-            return fast(obj, default=_default, option=option)
+            out = fast(obj, default=_default, option=option)
         except TypeError:  # orjson.JSONEncodeError: e.g. an int beyond 64 bits
             return std_dumps(obj)
+        # orjson's result keeps its whole write buffer (about 4 KiB) alive: copy to the exact
+        # size, or every queued event would hold 4 KiB.
+        return memoryview(out).tobytes()
 
     return dumps
 
