@@ -572,11 +572,15 @@ class ClientCore:
                 self._settle(n - len(raws))
             job: list[Outgoing] = []
             size = 0
-            for raw in raws:
-                item = self._encode(raw)
-                if item is None:
-                    continue
-                if job and size + len(item.body) > self.max_batch_bytes:
+            fast = self.encoder.encode_many(raws)
+            limit = self.max_batch_bytes
+            for k, raw in enumerate(raws):
+                item = fast[k]
+                if item is None or len(item.body) > limit:
+                    item = self._encode(raw)  # the general path: validation, hooks, errors
+                    if item is None:
+                        continue
+                if job and size + len(item.body) > limit:
                     yield self._finish_job(job, size, len(q))
                     job, size = [], 0
                 job.append(item)

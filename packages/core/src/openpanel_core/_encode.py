@@ -216,6 +216,35 @@ class Encoder:
         )
         return item, wire
 
+    def encode_many(self, raws: Sequence[RawItem]) -> list[Outgoing | None]:
+        """Encode ``track`` calls in one tight loop (the sender's hot path).
+
+        Returns a list aligned with ``raws``: an item, or None where the call needs the general
+        :meth:`encode` (other types, ``before_send``, values that fail validation or encoding,
+        which :meth:`encode` reports).
+        """
+        out: list[Outgoing | None] = [None] * len(raws)
+        if self._before_send is not None:
+            return out
+        dumps = _json.dumps
+        track = self._track
+        ids = os.urandom(16 * len(raws)).hex()  # one system call per job, not per event
+        for k, raw in enumerate(raws):
+            kind, name, properties, profile_id, device_id, groups, t, ts, ctx, gp, cg = raw
+            if kind != "track":
+                continue
+            try:
+                body = dumps(
+                    track(name, properties, profile_id, device_id, groups, t, ts, ctx, gp, cg)
+                )
+            except (EventValidationError, TypeError, ValueError):
+                continue
+            if ctx is None:
+                out[k] = Outgoing(ids[32 * k : 32 * k + 32], "track", body)
+            else:
+                out[k] = Outgoing(ids[32 * k : 32 * k + 32], "track", body, ctx.ip, ctx.user_agent)
+        return out
+
     def _track(
         self,
         name: str,
