@@ -682,3 +682,34 @@ def test_shutdown_keeps_its_budget_when_the_server_hangs() -> None:
     assert client.shutdown(0.5) is False
     assert time.monotonic() - started < 0.8
     transport.release.set()
+
+
+def test_garbage_arguments_never_raise_and_never_lose_the_batch(sink: Sink) -> None:
+    reported: list[Exception] = []
+    client = make(sink, flush_at=1000, on_error=lambda exc, items: reported.append(exc))
+    bad_calls: list[dict[str, Any]] = [
+        {"properties": ["not", "a", "mapping"]},
+        {"properties": "text"},
+        {"properties": 5},
+        {"groups": 5},
+        {"timestamp": object()},
+        {"timestamp": dt.datetime(2026, 1, 1)},  # noqa: DTZ001 - naive on purpose
+        {"properties": {"x": object()}},
+    ]
+    client.track("good_before")
+    for kwargs in bad_calls:
+        client.track("bad", **kwargs)
+    client.track(None)  # type: ignore[arg-type]
+    client.identify(None)  # type: ignore[arg-type]
+    client.increment("u", None)  # type: ignore[arg-type]
+    client.set_groups([None, 3])  # type: ignore[list-item]
+    client.upsert_group("", type="t", name="n")
+    client.track("good_after", groups=("g",))
+    assert client.flush(5)
+    assert [e["payload"]["name"] for e in sink.events] == ["good_before", "good_after"]
+    stats = client.stats
+    assert stats.invalid == len(bad_calls) + 5
+    assert stats.delivered == 2
+    assert stats.in_flight == 0
+    assert all(isinstance(e, EventValidationError) for e in reported)
+    client.shutdown()

@@ -43,7 +43,7 @@ from openpanel_core._errors import (
     OpenPanelError,
     QueueFullError,
 )
-from openpanel_core._guard import call_user_hook, suppress_internal_errors
+from openpanel_core._guard import call_reporting, call_user_hook, suppress_internal_errors
 from openpanel_core._logging import enable_debug
 from openpanel_core._retry import RetryPolicy
 from openpanel_core._session import SessionManager, load_or_create_device_id
@@ -620,15 +620,15 @@ class ClientCore:
         self.update_byte_bound()
 
     def _encode(self, raw: RawItem) -> Outgoing | None:
-        try:
-            item, wire = self.encoder.encode(raw)
-        except EventValidationError as exc:
+        result = call_reporting("encode", self.encoder.encode, raw, expected=EventValidationError)
+        if isinstance(result, Exception):  # refused, or an SDK bug (recorded by the guard)
             self._settle(1)
+            exc = result
+            if not isinstance(exc, EventValidationError):
+                exc = EventValidationError(f"event could not be encoded: {exc!r}", field="")
             self._invalid(exc)
             return None
-        except Exception:
-            self._settle(1)
-            raise
+        item, wire = result
         if item is not None and len(item.body) > self.max_batch_bytes:
             self._settle(1)
             self._invalid(

@@ -181,9 +181,15 @@ class Encoder:
         """
         kind, first, properties, profile_id, device_id, groups, t, explicit_ts, ctx, gp, cg = raw
         if kind == "track":
-            wire = self._track(
-                first, properties, profile_id, device_id, groups, t, explicit_ts, ctx, gp, cg
-            )
+            try:
+                wire = self._track(
+                    first, properties, profile_id, device_id, groups, t, explicit_ts, ctx, gp, cg
+                )
+            except (TypeError, ValueError, AttributeError) as exc:
+                field = "properties" if properties is not None else "groups"
+                raise EventValidationError(
+                    f"track arguments are not usable: {exc}", field=field
+                ) from exc
         else:
             payload: dict[str, Any] = dict(first)
             if kind == "identify":
