@@ -156,7 +156,7 @@ def test_timestamp_is_taken_at_call_time(sink: Sink) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retries_honour_retry_after(sink: Sink, status: int) -> None:
+def test_retries_honour_retry_after(sink: Sink, status: int, transport: Transport) -> None:
     calls: list[float] = []
 
     def hook(request: WRequest, received: Any) -> WResponse | None:
@@ -166,7 +166,7 @@ def test_retries_honour_retry_after(sink: Sink, status: int) -> None:
         return None
 
     sink.hook = hook
-    client = make(sink)
+    client = make(sink, transport)
     client.track("x")
     assert client.flush(10)
     assert len(calls) == 2
@@ -179,11 +179,13 @@ def test_retries_honour_retry_after(sink: Sink, status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
-def test_final_statuses_are_not_retried_and_are_reported(sink: Sink, status: int) -> None:
+def test_final_statuses_are_not_retried_and_are_reported(
+    sink: Sink, status: int, transport: Transport
+) -> None:
     sink.batch = False  # single sends: one request per event
     sink.hook = lambda request, received: WResponse("Ingestion: nope", status=status)
     reported: list[tuple[Exception, list[dict[str, Any]]]] = []
-    client = make(sink, on_error=lambda exc, items: reported.append((exc, items)))
+    client = make(sink, transport, on_error=lambda exc, items: reported.append((exc, items)))
     client.track("x")
     assert client.flush(5)
     assert len([r for r in sink.requests if r.path == "/track"]) == 1
@@ -253,9 +255,11 @@ def test_batch_per_item_results_isolate_bad_items(sink: Sink) -> None:
     client.shutdown()
 
 
-def test_falls_back_to_single_sends_against_stock_openpanel(sink: Sink) -> None:
+def test_falls_back_to_single_sends_against_stock_openpanel(
+    sink: Sink, transport: Transport
+) -> None:
     sink.batch = False
-    client = make(sink, flush_at=1000)
+    client = make(sink, transport, flush_at=1000)
     with client.context(ip="203.0.113.9", user_agent="Mozilla/5.0 (X11; Linux x86_64)"):
         for i in range(5):
             client.track("e", {"i": i})
@@ -304,7 +308,7 @@ def test_request_too_large_is_split(sink: Sink) -> None:
     client.shutdown()
 
 
-def test_timeouts_are_retried(sink: Sink) -> None:
+def test_timeouts_are_retried(sink: Sink, transport: Transport) -> None:
     calls: list[int] = []
 
     def hook(request: WRequest, received: Any) -> WResponse | None:
@@ -314,7 +318,7 @@ def test_timeouts_are_retried(sink: Sink) -> None:
         return None
 
     sink.hook = hook
-    client = make(sink, timeout=0.2)
+    client = make(sink, transport, timeout=0.2)
     client.track("x")
     assert client.flush(10)
     assert len(calls) >= 2

@@ -18,6 +18,20 @@ def _limits(max_connections: int) -> httpx.Limits:
     )
 
 
+def _request(client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
+    return client.build_request(
+        request.method,
+        request.url,
+        headers=dict(request.headers),
+        content=request.content,
+        timeout=request.timeout,
+    )
+
+
+def _response(r: httpx.Response) -> Response:
+    return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+
+
 class HttpxTransport:
     """Sync httpx transport, shared by the sender threads (httpx.Client is thread-safe).
 
@@ -37,16 +51,9 @@ class HttpxTransport:
     def send(self, request: Request) -> Response:
         """Send one request; network failures become :class:`TransportError`."""
         try:
-            r = self._client.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.content,
-                timeout=request.timeout,
-            )
+            return _response(self._client.send(_request(self._client, request)))
         except httpx.HTTPError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process."""
@@ -75,16 +82,9 @@ class AsyncHttpxTransport:
     async def send(self, request: Request) -> Response:
         """Send one request; network failures become :class:`TransportError`."""
         try:
-            r = await self._client.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.content,
-                timeout=request.timeout,
-            )
+            return _response(await self._client.send(_request(self._client, request)))
         except httpx.HTTPError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process."""
