@@ -1,0 +1,69 @@
+"""Server settings: command-line flags over ``OPENPANEL_SERVER_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(f"OPENPANEL_SERVER_{name.upper()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server can be told. Each field reads ``OPENPANEL_SERVER_<FIELD>``.
+
+    Attributes:
+        host: Interface to listen on.
+        port: TCP port.
+        data_dir: Where the embedded store, the write-ahead log and the metadata live.
+        clickhouse_url: A ClickHouse server or cluster instead of the embedded store.
+        cluster: With ``clickhouse_url``: create Distributed tables over replicated ones.
+        trust_proxy_headers: Take the client IP from ``x-forwarded-for`` and friends (behind a
+            proxy you run). ``openpanel-client-ip`` from authenticated server callers is always
+            honoured.
+        max_body_bytes: Largest accepted ``/track`` body.
+        max_batch_bytes: Largest accepted ``/track/batch`` body (after decompression).
+        rate_limit: Requests per second per client (0 turns the limit off); bursts of 2 s.
+        flush_interval: Seconds between flushes from the write-ahead log to the store.
+        session_timeout: Inactivity, in seconds, that ends a session.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 3333
+    data_dir: Path = field(default_factory=lambda: Path(".openpanel-data"))
+    clickhouse_url: str | None = None
+    cluster: bool = False
+    trust_proxy_headers: bool = False
+    max_body_bytes: int = 1_048_576
+    max_batch_bytes: int = 10 * 1_048_576
+    rate_limit: float = 0.0
+    flush_interval: float = 0.5
+    session_timeout: float = 1800.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from the environment, with non-None ``overrides`` (flags) on top."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = _env(f.name)
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _coerce(name: str, raw: str) -> object:
+    if name in ("port", "max_body_bytes", "max_batch_bytes"):
+        return int(raw)
+    if name in ("rate_limit", "flush_interval", "session_timeout"):
+        return float(raw)
+    if name in ("cluster", "trust_proxy_headers"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "data_dir":
+        return Path(raw)
+    return raw or None

@@ -1,0 +1,433 @@
+"""From a validated ``/track`` item to the rows the store will hold (protocol note section 2).
+
+:meth:`Ingestor.process` runs on the request path and does no I/O: it resolves time, IP, user
+agent, device and session, normalises paths and referrers, and returns *records* (plain JSON
+dicts) that the server appends to its write-ahead log before it answers. The flusher turns the
+records into store rows later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openpanel_core._models import (
+    AliasEvent,
+    AssignGroupEvent,
+    DecrementEvent,
+    GroupEvent,
+    IdentifyEvent,
+    IncrementEvent,
+    ReplayEvent,
+    TrackEvent,
+)
+from openpanel_server._auth import Caller
+from openpanel_server._normalize import (
+    UserAgentInfo,
+    classify_referrer,
+    device_id,
+    event_name_problem,
+    parse_path,
+    parse_user_agent,
+    resolve_timestamp,
+    to_dots,
+)
+from openpanel_server._sessions import LiveSession, SessionTracker
+
+__all__ = ["IngestError", "Ingestor", "Record", "RequestInfo", "Result"]
+
+#: (kind, row) with kind "event", "profile" or "group"; rows are JSON-ready dicts.
+Record = tuple[str, dict[str, Any]]
+
+_STRIPPED = ("__path", "__referrer", "__timestamp", "__revenue", "__bot", "__bot_reasons")
+_UA_PROFILE_FIELDS = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+
+
+class IngestError(Exception):
+    """A refused item: HTTP status, the field at fault and a message for the JSON body."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The request facts an item is processed with."""
+
+    ip: str
+    user_agent: str
+    sdk_name: str
+    sdk_version: str
+    received_at: dt.datetime
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The answer to the caller and the records to make durable."""
+
+    device_id: str
+    session_id: str
+    records: list[Record]
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Ingestor:
+    """Turns validated items into records (thread-safe)."""
+
+    def __init__(self, sessions: SessionTracker, salts: Any) -> None:
+        self.sessions = sessions
+        self._salts = salts
+        self._profiles: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ entry point
+
+    def process(self, item: Any, caller: Caller, req: RequestInfo, event_id: str | None) -> Result:
+        """Process one validated item (a model from ``openpanel_core._models``)."""
+        if isinstance(item, TrackEvent):
+            return self._track(item, caller, req, event_id)
+        if isinstance(item, IdentifyEvent):
+            return self._identify(item, caller, req)
+        if isinstance(item, (IncrementEvent, DecrementEvent)):
+            return self._adjust(item, caller, req)
+        if isinstance(item, GroupEvent):
+            return self._group(item, caller, req)
+        if isinstance(item, AssignGroupEvent):
+            return self._assign_group(item, caller, req)
+        if isinstance(item, AliasEvent):
+            raise IngestError(400, "type", "Alias is not supported")
+        if isinstance(item, ReplayEvent):
+            raise IngestError(400, "type", "Session replay is not supported by this server")
+        raise IngestError(400, "type", "Unknown type")  # pragma: no cover - the union is closed
+
+    # ------------------------------------------------------------------ track
+
+    def _track(
+        self, item: TrackEvent, caller: Caller, req: RequestInfo, event_id: str | None
+    ) -> Result:
+        p = item.payload
+        problem = event_name_problem(p.name)
+        if problem:
+            raise IngestError(400, "payload.name", problem)
+        props: dict[str, Any] = dict(p.properties or {})
+        project_id = caller.project.id
+        created_at, from_past = resolve_timestamp(props.get("__timestamp"), req.received_at)
+        ip = req.ip
+        override_ip = props.get("__ip")
+        if isinstance(override_ip, str) and override_ip:
+            ip = override_ip
+        ua = parse_user_agent(req.user_agent, props)
+        revenue = 0
+        if p.name == "revenue" and "__revenue" in props:
+            revenue = int(props["__revenue"])
+        profile_id = str(p.profile_id) if p.profile_id is not None else ""
+        raw_identify = props.get("__identify")
+        identify: dict[str, Any] | None = (
+            dict(raw_identify) if isinstance(raw_identify, Mapping) else None  # pyright: ignore[reportUnknownArgumentType]
+        )
+        if identify and identify.get("profileId"):
+            profile_id = str(identify["profileId"])
+
+        salt, _previous = self._salts()
+        hashed_device = device_id(req.user_agent, ip, project_id, salt)
+        forced = props.get("__deviceId")
+        if isinstance(forced, str) and 0 < len(forced.strip()) <= 64:
+            device = forced.strip()
+        else:
+            device = hashed_device
+        parsed = parse_path(str(props.get("__path") or ""))
+        page_url = str(props.get("__path") or "")
+        referrer = classify_referrer(
+            str(props.get("__referrer") or "") or None, page_url or None, parsed.query
+        )
+        event_ms = int(created_at.timestamp() * 1000)
+
+        records: list[Record] = []
+        stored_device, stored_session = device, ""
+        live: LiveSession | None = None
+        if ua.is_server or from_past:
+            stored_device = ""
+            if profile_id and not from_past:
+                live = self.sessions.for_profile(project_id, profile_id, event_ms)
+                if live is not None:
+                    stored_device, stored_session = live.device_id, live.id
+        else:
+            live, started, ended = self.sessions.touch(
+                project_id,
+                device,
+                event_ms,
+                req.wall,
+                profile_id=profile_id or device,
+                path=parsed.path,
+                origin=parsed.origin,
+                screen_view=p.name == "screen_view",
+                revenue=revenue,
+                referrer=(referrer.url, referrer.name, referrer.type),
+            )
+            stored_session = live.id
+            if ended is not None:
+                records.append(self.session_end_record(ended, req))
+            if started:
+                first = self._event_row(
+                    "session_start",
+                    caller,
+                    req,
+                    live.id,
+                    device,
+                    profile_id or device,
+                    created_at - dt.timedelta(milliseconds=100),
+                    parsed,
+                    referrer,
+                    ua,
+                    {},
+                    [],
+                    0,
+                    str(uuid.uuid4().hex),
+                )
+                live.first_event = first
+                records.append(("event", first))
+            else:  # the session keeps its first-touch referrer
+                referrer = type(referrer)(live.referrer, live.referrer_name, live.referrer_type)
+        if not profile_id:
+            profile_id = stored_device
+
+        stored = {k: v for k, v in props.items() if k not in _STRIPPED}
+        if parsed.query:
+            stored["__query"] = dict(parsed.query)
+        if parsed.hash:
+            stored["__hash"] = parsed.hash
+        row = self._event_row(
+            p.name,
+            caller,
+            req,
+            stored_session,
+            stored_device,
+            profile_id,
+            created_at,
+            parsed,
+            referrer,
+            ua,
+            stored,
+            list(p.groups or []),
+            revenue,
+            event_id or uuid.uuid4().hex,
+        )
+        records.append(("event", row))
+        if identify and len(identify) > 1:
+            records.append(self._profile_record(project_id, profile_id, identify, ua, req))
+        return Result(
+            hashed_device if not isinstance(forced, str) else device, stored_session, records
+        )
+
+    def _event_row(
+        self,
+        name: str,
+        caller: Caller,
+        req: RequestInfo,
+        session: str,
+        device: str,
+        profile_id: str,
+        created_at: dt.datetime,
+        parsed: Any,
+        referrer: Any,
+        ua: UserAgentInfo,
+        properties: dict[str, Any],
+        groups: list[str],
+        revenue: int,
+        event_id: str,
+    ) -> dict[str, Any]:
+        return {
+            "id": event_id,
+            "project_id": caller.project.id,
+            "name": name,
+            "device_id": device,
+            "profile_id": profile_id,
+            "session_id": session,
+            "created_at": _iso(created_at),
+            "path": parsed.path,
+            "origin": parsed.origin,
+            "referrer": referrer.url,
+            "referrer_name": referrer.name,
+            "referrer_type": referrer.type,
+            "revenue": revenue,
+            "duration": 0,
+            "properties": to_dots(properties),
+            "groups": groups,
+            "country": "",
+            "city": "",
+            "region": "",
+            "longitude": None,
+            "latitude": None,
+            "os": ua.os,
+            "os_version": ua.os_version,
+            "browser": ua.browser,
+            "browser_version": ua.browser_version,
+            "device": ua.device,
+            "brand": ua.brand,
+            "model": ua.model,
+            "sdk_name": req.sdk_name,
+            "sdk_version": req.sdk_version,
+            "imported_at": None,
+        }
+
+    def session_end_record(self, s: LiveSession, req: RequestInfo) -> Record:
+        """The ``session_end`` event of a closed session."""
+        first = s.first_event
+        ended = dt.datetime.fromtimestamp(s.last_ms / 1000, dt.timezone.utc)
+        row = dict(first) if first else {}
+        row.update(
+            {
+                "id": uuid.uuid4().hex,
+                "project_id": s.project_id,
+                "name": "session_end",
+                "device_id": s.device_id,
+                "profile_id": s.profile_id,
+                "session_id": s.id,
+                "created_at": _iso(ended + dt.timedelta(seconds=1)),
+                "path": s.exit_path,
+                "origin": s.exit_origin,
+                "duration": max(0, s.last_ms - s.started_ms),
+                "properties": {"__bounce": "true" if s.screen_views <= 1 else "false"},
+                "groups": [],
+                "revenue": 0,
+            }
+        )
+        row.setdefault("sdk_name", req.sdk_name)
+        row.setdefault("sdk_version", req.sdk_version)
+        return ("event", row)
+
+    # ------------------------------------------------------------------ profiles and groups
+
+    def _profile_record(
+        self,
+        project_id: str,
+        profile_id: str,
+        fields: dict[str, Any],
+        ua: UserAgentInfo | None,
+        req: RequestInfo,
+    ) -> Record:
+        now = _iso(req.received_at)
+        with self._lock:
+            current = dict(self._profiles.get((project_id, profile_id)) or {})
+            properties: dict[str, Any] = dict(current.get("properties_raw") or {})
+            incoming = fields.get("properties")
+            if isinstance(incoming, Mapping):
+                properties.update(incoming)  # pyright: ignore[reportUnknownArgumentType]
+            if ua is not None and not ua.is_server:
+                for name in _UA_PROFILE_FIELDS:
+                    value = getattr(ua, name)
+                    if value:
+                        properties[name] = value
+            row = {
+                "id": profile_id,
+                "project_id": project_id,
+                "is_external": True,
+                "first_name": fields.get("firstName") or current.get("first_name") or "",
+                "last_name": fields.get("lastName") or current.get("last_name") or "",
+                "email": fields.get("email") or current.get("email") or "",
+                "avatar": fields.get("avatar") or current.get("avatar") or "",
+                "properties_raw": properties,
+                "groups": sorted(
+                    set(current.get("groups") or []) | set(fields.get("groups") or [])
+                ),
+                "created_at": current.get("created_at") or now,
+                "last_seen_at": now,
+            }
+            self._profiles[(project_id, profile_id)] = row
+            if len(self._profiles) > 100_000:
+                self._profiles.clear()
+        out = {k: v for k, v in row.items() if k != "properties_raw"}
+        out["properties"] = to_dots(properties)
+        return ("profile", out)
+
+    def remember_profile(self, project_id: str, row: Mapping[str, Any]) -> None:
+        """Seed the in-memory profile cache from the store (before an increment)."""
+        with self._lock:
+            self._profiles.setdefault((project_id, str(row["id"])), dict(row))
+
+    def known_profile(self, project_id: str, profile_id: str) -> bool:
+        """Whether the profile was written recently (so no store read is needed)."""
+        with self._lock:
+            return (project_id, profile_id) in self._profiles
+
+    def _identify(self, item: IdentifyEvent, caller: Caller, req: RequestInfo) -> Result:
+        p = item.payload
+        fields: dict[str, Any] = {
+            "firstName": p.first_name,
+            "lastName": p.last_name,
+            "email": p.email,
+            "avatar": p.avatar,
+            "properties": p.properties or {},
+        }
+        ua = parse_user_agent(req.user_agent, None)
+        record = self._profile_record(caller.project.id, str(p.profile_id), fields, ua, req)
+        return Result("", "", [record])
+
+    def _adjust(
+        self, item: IncrementEvent | DecrementEvent, caller: Caller, req: RequestInfo
+    ) -> Result:
+        p = item.payload
+        key = (caller.project.id, str(p.profile_id))
+        with self._lock:
+            current = self._profiles.get(key)
+        if current is None:
+            raise IngestError(404, "payload.profileId", "Profile not found")
+        properties: dict[str, Any] = dict(current.get("properties_raw") or {})
+        node: dict[str, Any] = properties
+        parts = p.property.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child  # pyright: ignore[reportUnknownVariableType]
+        raw = node.get(parts[-1], "0")
+        try:
+            value = int(float(str(raw)))
+        except ValueError:
+            raise IngestError(400, "payload.property", "Property value is not a number") from None
+        step = int(p.value or 1)
+        node[parts[-1]] = value + step if isinstance(item, IncrementEvent) else value - step
+        record = self._profile_record(
+            caller.project.id, str(p.profile_id), {"properties": properties}, None, req
+        )
+        return Result("", "", [record])
+
+    def _group(self, item: GroupEvent, caller: Caller, req: RequestInfo) -> Result:
+        p = item.payload
+        row = {
+            "id": p.id,
+            "project_id": caller.project.id,
+            "type": p.type,
+            "name": p.name,
+            "properties": to_dots(dict(p.properties or {})),
+            "created_at": _iso(req.received_at),
+            "version": int(req.wall * 1000),
+            "deleted": 0,
+        }
+        return Result("", "", [("group", row)])
+
+    def _assign_group(self, item: AssignGroupEvent, caller: Caller, req: RequestInfo) -> Result:
+        p = item.payload
+        if p.profile_id is not None:
+            profile_id = str(p.profile_id)
+        else:
+            salt, _ = self._salts()
+            profile_id = device_id(req.user_agent, req.ip, caller.project.id, salt)
+        record = self._profile_record(
+            caller.project.id, profile_id, {"groups": list(p.group_ids)}, None, req
+        )
+        if p.profile_id is None:
+            record[1]["is_external"] = False
+        return Result("", "", [record])

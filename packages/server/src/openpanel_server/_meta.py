@@ -1,0 +1,296 @@
+"""Metadata in SQLite: projects, clients (with hashed secrets) and the daily device-id salts.
+
+Events live in ClickHouse; this is the small OLTP side (OpenPanel keeps it in Postgres). Secrets
+are stored as scrypt hashes and checked in constant time; a successful check is cached for five
+minutes per (client, secret digest), as OpenPanel does, because scrypt is slow on purpose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from openpanel_core.webhooks import constant_time_equal
+
+__all__ = ["Client", "ClientType", "MetaStore", "Project", "origin_allowed"]
+
+ClientType = Literal["write", "read", "root"]
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS projects (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        cors TEXT NOT NULL DEFAULT '[]',
+        allow_unsafe_revenue INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS clients (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        secret_hash TEXT,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS salts (
+        day TEXT PRIMARY KEY,
+        salt TEXT NOT NULL
+    )""",
+]
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_VERIFY_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project: its events, its allowed browser origins."""
+
+    id: str
+    name: str
+    cors: tuple[str, ...]
+    allow_unsafe_revenue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """An API client of a project (``write`` ingests, ``read``/``root`` also export)."""
+
+    id: str
+    project_id: str
+    name: str
+    type: ClientType
+    has_secret: bool
+    revoked: bool
+
+
+def _hash_secret(secret: str) -> str:
+    salt = os.urandom(16)
+    key = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return f"{salt.hex()}.{key.hex()}"
+
+
+def _check_secret(secret: str, stored: str) -> bool:
+    salt_hex, _, key_hex = stored.partition(".")
+    try:
+        salt, key = bytes.fromhex(salt_hex), bytes.fromhex(key_hex)
+    except ValueError:
+        return False
+    candidate = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return constant_time_equal(candidate, key)
+
+
+def _clean_origin(value: str) -> str:
+    value = value.strip()
+    value = re.sub(r"^https?://", "", value, flags=re.IGNORECASE)
+    value = value.removeprefix("www.")
+    return value.rstrip("/").lower()
+
+
+def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
+    """OpenPanel's CORS rule for browser callers.
+
+    Entries and the origin are compared without scheme, leading ``www.`` and trailing slash
+    (ports count); an entry with ``*`` matches as a pattern (``*.example.com``); ``*`` alone
+    accepts any origin.
+    """
+    if not origin:
+        return False
+    cleaned = _clean_origin(origin)
+    for entry in allowed:
+        if entry == "*":
+            return True
+        target = _clean_origin(entry)
+        if "*" in target:
+            pattern = ".+?".join(re.escape(part) for part in target.split("*"))
+            if re.fullmatch(pattern, cleaned):
+                return True
+        elif target == cleaned:
+            return True
+    return False
+
+
+class MetaStore:
+    """Projects, clients and salts in one SQLite file (WAL mode, thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.Lock()
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+        self._verified: dict[tuple[str, bytes], float] = {}
+        self._clients: dict[str, tuple[float, Client | None, str | None]] = {}
+
+    # ------------------------------------------------------------------ projects
+
+    def create_project(
+        self, name: str, origins: Sequence[str] = (), *, allow_unsafe_revenue: bool = False
+    ) -> Project:
+        """Create a project; ``origins`` is the browser allow-list (``*`` accepts any)."""
+        project = Project(
+            id=uuid.uuid4().hex[:12],
+            name=name,
+            cors=tuple(origins),
+            allow_unsafe_revenue=allow_unsafe_revenue,
+        )
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO projects (id, name, cors, allow_unsafe_revenue, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (project.id, name, json.dumps(list(origins)), int(allow_unsafe_revenue), _now()),
+            )
+        return project
+
+    def get_project(self, project_id: str) -> Project | None:
+        """The project, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, name, cors, allow_unsafe_revenue FROM projects WHERE id = ?",
+                (project_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Project(row[0], row[1], tuple(json.loads(row[2])), bool(row[3]))
+
+    def list_projects(self) -> list[Project]:
+        """Every project, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, name, cors, allow_unsafe_revenue FROM projects ORDER BY created_at"
+            ).fetchall()
+        return [Project(r[0], r[1], tuple(json.loads(r[2])), bool(r[3])) for r in rows]
+
+    # ------------------------------------------------------------------ clients
+
+    def create_client(
+        self,
+        project_id: str,
+        name: str = "default",
+        *,
+        type: ClientType = "write",
+        with_secret: bool = True,
+    ) -> tuple[Client, str | None]:
+        """Create a client; returns it and its secret (shown once, stored hashed)."""
+        if self.get_project(project_id) is None:
+            raise KeyError(f"no project {project_id!r}")
+        client_id = str(uuid.uuid4())
+        secret = f"sec_{secrets.token_hex(16)}" if with_secret else None
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO clients (id, project_id, name, type, secret_hash, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    client_id,
+                    project_id,
+                    name,
+                    type,
+                    _hash_secret(secret) if secret else None,
+                    _now(),
+                ),
+            )
+        client = Client(client_id, project_id, name, type, secret is not None, False)
+        return client, secret
+
+    def list_clients(self, project_id: str | None = None) -> list[Client]:
+        """Clients, of one project or all."""
+        query = "SELECT id, project_id, name, type, secret_hash, revoked FROM clients"
+        params: tuple[str, ...] = ()
+        if project_id is not None:
+            query += " WHERE project_id = ?"
+            params = (project_id,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY created_at", params).fetchall()
+        return [Client(r[0], r[1], r[2], r[3], r[4] is not None, bool(r[5])) for r in rows]
+
+    def revoke_client(self, client_id: str) -> bool:
+        """Revoke a client (its requests get 401 from now on). False if unknown."""
+        with self._lock:
+            cur = self._conn.execute("UPDATE clients SET revoked = 1 WHERE id = ?", (client_id,))
+            self._clients.pop(client_id, None)
+            self._verified = {k: v for k, v in self._verified.items() if k[0] != client_id}
+        return cur.rowcount > 0
+
+    def get_client(self, client_id: str) -> Client | None:
+        """The client (cached for 5 s: revocation takes effect at once through revoke_client)."""
+        now = time.monotonic()
+        cached = self._clients.get(client_id)
+        if cached is not None and now - cached[0] < 5.0:
+            return cached[1]
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, project_id, name, type, secret_hash, revoked FROM clients WHERE id = ?",
+                (client_id,),
+            ).fetchone()
+        client = (
+            None
+            if row is None
+            else Client(row[0], row[1], row[2], row[3], row[4] is not None, bool(row[5]))
+        )
+        secret_hash = None if row is None else row[4]
+        self._clients[client_id] = (now, client, secret_hash)
+        return client
+
+    def verify_secret(self, client_id: str, secret: str) -> bool:
+        """Whether ``secret`` is the client's secret (constant time; successes cached 5 min)."""
+        if self.get_client(client_id) is None:
+            return False
+        digest = hashlib.sha256(secret.encode()).digest()
+        key = (client_id, digest)
+        now = time.monotonic()
+        seen = self._verified.get(key)
+        if seen is not None and now - seen < _VERIFY_CACHE_SECONDS:
+            return True
+        stored = self._clients[client_id][2]
+        if stored is None or not _check_secret(secret, stored):
+            return False
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[key] = now
+        return True
+
+    # ------------------------------------------------------------------ salts
+
+    def salts(self, today: dt.date | None = None) -> tuple[str, str]:
+        """(current, previous) device-id salts; a new salt starts every day at 00:00 UTC."""
+        day = today or dt.datetime.now(dt.timezone.utc).date()
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)",
+                (day.isoformat(), secrets.token_hex(16)),
+            )
+            rows = self._conn.execute(
+                "SELECT salt FROM salts WHERE day <= ? ORDER BY day DESC LIMIT 2",
+                (day.isoformat(),),
+            ).fetchall()
+            self._conn.execute(
+                "DELETE FROM salts WHERE day < ?", ((day - dt.timedelta(days=1)).isoformat(),)
+            )
+        current = rows[0][0]
+        previous = rows[1][0] if len(rows) > 1 else current
+        return current, previous
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()

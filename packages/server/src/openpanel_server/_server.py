@@ -1,0 +1,266 @@
+"""The server's engine room: metadata, write-ahead log, store, sessions and the flusher.
+
+Durability: :meth:`Server.ingest` appends an accepted item's records to the write-ahead log
+(fsync'd, group commit) before the HTTP answer goes out; a flusher thread moves records from
+the log to the store in batches and checkpoints. After a crash the log is replayed from the
+checkpoint, skipping events the store already has, so an acknowledged event is stored once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from openpanel_core._guard import suppress_internal_errors
+from openpanel_server._auth import Caller
+from openpanel_server._config import Settings
+from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result
+from openpanel_server._meta import MetaStore
+from openpanel_server._normalize import session_id
+from openpanel_server._sessions import SessionTracker
+from openpanel_server._store import EventRow, GroupRow, ProfileRow, Store, open_store
+from openpanel_server._wal import WriteAheadLog
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("openpanel_server")
+
+
+class _RecentIds:
+    """Idempotency ids seen recently, per project (bounded, oldest forgotten first)."""
+
+    def __init__(self, limit: int = 2_000_000) -> None:
+        self._ids: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def seen(self, project_id: str, event_id: str) -> bool:
+        with self._lock:
+            return (project_id, event_id) in self._ids
+
+    def add(self, project_id: str, event_id: str) -> None:
+        with self._lock:
+            self._ids[(project_id, event_id)] = None
+            if len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _event_row(row: dict[str, Any]) -> EventRow:
+    values = dict(row)
+    values["created_at"] = _dt(row["created_at"])
+    values["imported_at"] = _dt(row.get("imported_at"))
+    return EventRow(**values)
+
+
+def _profile_row(row: dict[str, Any]) -> ProfileRow:
+    values = dict(row)
+    values["created_at"] = _dt(row["created_at"])
+    values["last_seen_at"] = _dt(row["last_seen_at"])
+    return ProfileRow(**values)
+
+
+def _group_row(row: dict[str, Any]) -> GroupRow:
+    values = dict(row)
+    values["created_at"] = _dt(row["created_at"])
+    return GroupRow(**values)
+
+
+class Server:
+    """One server process: owns the data folder (chDB allows one process per folder)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        data = Path(settings.data_dir).resolve()
+        data.mkdir(parents=True, exist_ok=True)
+        self.meta = MetaStore(data / "meta.db")
+        self.store: Store = open_store(settings.clickhouse_url, data, cluster=settings.cluster)
+        self.wal = WriteAheadLog(data / "wal")
+        timeout_ms = int(settings.session_timeout * 1000)
+        self.sessions = SessionTracker(
+            timeout_ms, lambda p, d, ms: session_id(p, d, ms, timeout_ms)
+        )
+        self.ingestor = Ingestor(self.sessions, self.meta.salts)
+        self.recent = _RecentIds()
+        self._stop = threading.Event()
+        self._flushed_seq = self.wal.checkpointed
+        self._flush_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._replay()
+
+    # ------------------------------------------------------------------ ingestion
+
+    def ingest(
+        self, items: Sequence[tuple[Any, str | None]], caller: Caller, req: RequestInfo
+    ) -> list[Result | Exception]:
+        """Process items and make their records durable; one result (or error) per item.
+
+        Items whose idempotency id was already accepted are answered again without storing.
+        """
+        from openpanel_server._ingest import IngestError
+
+        results: list[Result | Exception] = []
+        records: list[Record] = []
+        project_id = caller.project.id
+        for item, event_id in items:
+            if event_id and self.recent.seen(project_id, event_id):
+                results.append(Result("", "", []))
+                continue
+            if getattr(item, "type", "") in ("increment", "decrement"):
+                self._load_profile(project_id, str(item.payload.profile_id))
+            try:
+                result = self.ingestor.process(item, caller, req, event_id)
+            except IngestError as exc:
+                results.append(exc)
+                continue
+            results.append(result)
+            records.extend(result.records)
+            if event_id:
+                self.recent.add(project_id, event_id)
+        if records:
+            self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+        return results
+
+    def _load_profile(self, project_id: str, profile_id: str) -> None:
+        if self.ingestor.known_profile(project_id, profile_id):
+            return
+        self.flush()  # the profile may still be in the log
+        row = self.store.get_profile(project_id, profile_id)
+        if row is not None:
+            nested: dict[str, Any] = {}
+            stored: dict[str, Any] = dict(row.get("properties") or {})
+            for key, value in stored.items():
+                node = nested
+                *parents, last = str(key).split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = value
+            self.ingestor.remember_profile(
+                project_id,
+                {
+                    "id": profile_id,
+                    "first_name": row.get("firstName", ""),
+                    "last_name": row.get("lastName", ""),
+                    "email": row.get("email", ""),
+                    "avatar": row.get("avatar", ""),
+                    "properties_raw": nested,
+                    "groups": list(row.get("groups") or []),
+                    "created_at": row.get("createdAt"),
+                },
+            )
+
+    # ------------------------------------------------------------------ flushing
+
+    def flush(self) -> int:
+        """Move records from the log to the store; returns how many were written."""
+        with self._flush_lock:
+            batch = list(self.wal.read_from(self._flushed_seq + 1))
+            if not batch:
+                return 0
+            self._write([json.loads(data) for _, data in batch], dedupe=False)
+            last = batch[-1][0]
+            self.wal.checkpoint(last)
+            self._flushed_seq = last
+            return len(batch)
+
+    def _write(self, records: list[Any], *, dedupe: bool) -> None:
+        events = [_event_row(r) for k, r in records if k == "event"]
+        if dedupe and events:
+            fresh: list[EventRow] = []
+            by_project: dict[str, list[EventRow]] = {}
+            for e in events:
+                by_project.setdefault(e.project_id, []).append(e)
+            for project_id, rows in by_project.items():
+                since = min(r.created_at for r in rows) - dt.timedelta(days=1)
+                known = self.store.known_event_ids(project_id, [r.id for r in rows], since)
+                fresh.extend(r for r in rows if r.id not in known)
+            events = fresh
+        if events:
+            self.store.insert_events(events)
+        profiles = [_profile_row(r) for k, r in records if k == "profile"]
+        if profiles:
+            self.store.insert_profiles(profiles)
+        groups = [_group_row(r) for k, r in records if k == "group"]
+        if groups:
+            self.store.insert_groups(groups)
+
+    def flush_then_list_events(
+        self,
+        project_id: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        names: list[str] | None,
+        profile_id: str | None,
+        page: int,
+        limit: int,
+        include_properties: bool,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Events newest first, after flushing the log (reads see every acknowledged event)."""
+        self.flush()
+        return self.store.list_events(
+            project_id,
+            start=start,
+            end=end,
+            event_names=names,
+            profile_id=profile_id,
+            page=page,
+            limit=limit,
+            include_properties=include_properties,
+        )
+
+    def _replay(self) -> None:
+        """After a restart: store what the log holds past the checkpoint, exactly once."""
+        batch = list(self.wal.read_from(self._flushed_seq + 1))
+        if not batch:
+            return
+        records = [json.loads(data) for _, data in batch]
+        self._write(records, dedupe=True)
+        for kind, row in records:
+            if kind == "event":
+                self.recent.add(row["project_id"], row["id"])
+        self.wal.checkpoint(batch[-1][0])
+        self._flushed_seq = batch[-1][0]
+        logger.info("replayed %d record(s) from the write-ahead log", len(batch))
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.settings.flush_interval):
+            # A failed flush is logged (once per error type) and retried: the log keeps it all.
+            with suppress_internal_errors("flush to the store", background=True):
+                self.flush()
+
+    def _reap_loop(self) -> None:
+        interval = min(60.0, max(0.5, self.settings.session_timeout / 10))
+        while not self._stop.wait(interval):
+            ended = self.sessions.reap(time.time())
+            if not ended:
+                continue
+            req = RequestInfo("", "", "", "", dt.datetime.now(dt.timezone.utc), time.time())
+            records = [self.ingestor.session_end_record(s, req) for s in ended]
+            self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+
+    def start(self) -> None:
+        """Start the flusher and the session reaper."""
+        for target in (self._flush_loop, self._reap_loop):
+            t = threading.Thread(target=target, name=f"openpanel-{target.__name__}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        """Flush what is left and release everything."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(5)
+        self.flush()
+        self.store.close()
+        self.wal.close()
+        self.meta.close()

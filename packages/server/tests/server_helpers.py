@@ -1,0 +1,103 @@
+"""Run the real server in a subprocess (chDB allows one data folder per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[str]
+    creds: dict[str, str]
+
+    @property
+    def client_id(self) -> str:
+        return self.creds["clientId"]
+
+    @property
+    def secret(self) -> str:
+        return self.creds["clientSecret"]
+
+    def server_headers(self) -> dict[str, str]:
+        return {"openpanel-client-id": self.client_id, "openpanel-client-secret": self.secret}
+
+    def read_headers(self) -> dict[str, str]:
+        return {
+            "openpanel-client-id": self.creds["readClientId"],
+            "openpanel-client-secret": self.creds["readClientSecret"],
+        }
+
+    def events(self, **params: Any) -> dict[str, Any]:
+        params.setdefault("limit", 1000)
+        params.setdefault("includes", "properties")
+        r = httpx.get(f"{self.url}/export/events", params=params, headers=self.read_headers())
+        r.raise_for_status()
+        data: dict[str, Any] = r.json()
+        return data
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "openpanel_server",
+        "--data-dir",
+        str(data_dir),
+        "serve",
+        "--port",
+        str(port),
+        *extra,
+    ]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    environ.update(env or {})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"server exited {proc.returncode}: {out}")
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    creds = json.loads((data_dir / "credentials.json").read_text())
+    return RunningServer(url, data_dir, proc, creds)

@@ -1,0 +1,314 @@
+"""The real server in a subprocess, driven by the Python client and by raw HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server_helpers import RunningServer, start_server
+
+from openpanel_core import OpenPanel
+
+BROWSER_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    running.stop()
+
+
+def client_for(server: RunningServer, **options: Any) -> OpenPanel:
+    return OpenPanel(
+        server.client_id, server.secret, api_url=server.url, flush_interval=0.05, **options
+    )
+
+
+def names(server: RunningServer, **params: Any) -> list[str]:
+    return [e["name"] for e in server.events(**params)["data"]]
+
+
+def test_python_client_batch_path_round_trip(server: RunningServer) -> None:
+    op = client_for(server)
+    with op.context(ip="203.0.113.7", user_agent=BROWSER_UA):
+        op.track("screen_view", {"__path": "https://shop.test/pricing?utm_source=google#top"})
+        op.track("signup", {"plan": "pro", "nested": {"a": 1}}, profile_id="u-batch")
+    op.identify("u-batch", first_name="Ada", email="ada@example.com", properties={"tier": "gold"})
+    op.upsert_group("acme", type="company", name="Acme")
+    op.set_group("acme", profile_id="u-batch")
+    op.revenue(1299, profile_id="u-batch")
+    assert op.flush(10)
+    assert op.stats.delivered == 6
+    assert op.stats.failed == 0
+    op.shutdown()
+
+    data = server.events(profileId="u-batch")["data"]
+    by_name = {e["name"]: e for e in data}
+    assert set(by_name) >= {"signup", "revenue"}
+    assert by_name["signup"]["properties"]["plan"] == "pro"
+    assert by_name["signup"]["properties"]["nested.a"] == "1"
+    views = [e for e in server.events(event="screen_view")["data"] if e["path"] == "/pricing"]
+    assert views, "the screen view was stored with its normalised path"
+    view = views[0]
+    assert view["properties"]["__query.utm_source"] == "google"
+    assert view["os"] in ("macOS", "Mac OS X")  # ua-parser's name; OpenPanel says macOS
+    assert view["sessionId"]
+    assert view["deviceId"]
+    profile = httpx.get(
+        f"{server.url}/export/profiles/u-batch", headers=server.read_headers()
+    ).json()
+    assert profile["email"] == "ada@example.com"
+    assert profile["properties"]["tier"] == "gold"
+
+
+def test_single_path_joins_one_session(server: RunningServer) -> None:
+    op = client_for(server, batch=False)
+    with op.context(ip="198.51.100.20", user_agent=BROWSER_UA):
+        for page in ("/a", "/b", "/c"):
+            op.track("screen_view", {"__path": f"https://shop.test{page}"})
+    assert op.flush(10)
+    op.shutdown()
+    rows = [
+        e for e in server.events(event="screen_view")["data"] if e["path"] in ("/a", "/b", "/c")
+    ]
+    assert len(rows) == 3
+    assert len({e["sessionId"] for e in rows}) == 1
+    session = rows[0]["sessionId"]
+    starts = [e for e in server.events(event="session_start")["data"] if e["sessionId"] == session]
+    assert len(starts) == 1
+
+
+def test_increment_and_decrement_profiles(server: RunningServer) -> None:
+    headers = {**server.server_headers(), "content-type": "application/json"}
+
+    def post(body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(f"{server.url}/track", json=body, headers=headers)
+
+    assert (
+        post({"type": "increment", "payload": {"profileId": "nobody", "property": "x"}}).status_code
+        == 404
+    )
+    assert post({"type": "identify", "payload": {"profileId": "counter"}}).status_code == 200
+    for _ in range(3):
+        assert (
+            post(
+                {
+                    "type": "increment",
+                    "payload": {"profileId": "counter", "property": "stats.logins"},
+                }
+            ).status_code
+            == 200
+        )
+    assert (
+        post(
+            {
+                "type": "decrement",
+                "payload": {"profileId": "counter", "property": "stats.logins", "value": 2},
+            }
+        ).status_code
+        == 200
+    )
+    profile = httpx.get(
+        f"{server.url}/export/profiles/counter", headers=server.read_headers()
+    ).json()
+    assert profile["properties"]["stats.logins"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, "body"),
+        (b"[]", 400, "body"),
+        (json.dumps({"type": "nope", "payload": {}}).encode(), 400, ""),
+        (
+            json.dumps({"type": "track", "payload": {"name": "x", "profileId": None}}).encode(),
+            400,
+            "payload.profileId",
+        ),
+        (
+            json.dumps({"type": "track", "payload": {"name": "session_start"}}).encode(),
+            400,
+            "payload.name",
+        ),
+        (
+            json.dumps({"type": "track", "payload": {"name": "/wp-login.php"}}).encode(),
+            400,
+            "payload.name",
+        ),
+        (
+            json.dumps({"type": "track", "payload": {"name": "a' or '1'='1"}}).encode(),
+            400,
+            "payload.name",
+        ),
+        (
+            json.dumps({"type": "identify", "payload": {"profileId": "u", "email": "no"}}).encode(),
+            400,
+            "payload.email",
+        ),
+        (
+            json.dumps({"type": "alias", "payload": {"profileId": "u", "alias": "v"}}).encode(),
+            400,
+            "type",
+        ),
+        (
+            json.dumps(
+                {"type": "track", "payload": {"name": "revenue", "properties": {"__revenue": 1.5}}}
+            ).encode(),
+            400,
+            "payload",
+        ),
+    ],
+)
+def test_bad_input_gets_a_400_naming_the_field(
+    server: RunningServer, body: bytes, status: int, field: str
+) -> None:
+    r = httpx.post(
+        f"{server.url}/track",
+        content=body,
+        headers={**server.server_headers(), "content-type": "application/json"},
+    )
+    assert r.status_code == status, r.text
+    assert r.json()["field"].startswith(field)
+
+
+def test_auth_failures_are_plain_401s(server: RunningServer) -> None:
+    body = {"type": "track", "payload": {"name": "x"}}
+    cases: list[tuple[dict[str, str], str]] = [
+        ({}, "Ingestion: Missing client id"),
+        ({"openpanel-client-id": "nope"}, "Ingestion: Client ID must be a valid UUIDv4"),
+        (
+            {"openpanel-client-id": "00000000-0000-4000-8000-000000000000"},
+            "Ingestion: Invalid client id",
+        ),
+        ({"openpanel-client-id": server.client_id}, "Ingestion: Invalid cors or secret"),
+        (
+            {"openpanel-client-id": server.client_id, "openpanel-client-secret": "sec_wrong"},
+            "Ingestion: Invalid cors or secret",
+        ),
+        (
+            {"openpanel-client-id": server.client_id, "origin": "https://evil.test"},
+            "Ingestion: Invalid cors or secret",
+        ),
+    ]
+    for headers, message in cases:
+        r = httpx.post(f"{server.url}/track", json=body, headers=headers)
+        assert (r.status_code, r.text) == (401, message)
+    ok = httpx.post(
+        f"{server.url}/track",
+        json=body,
+        headers={
+            "openpanel-client-id": server.client_id,
+            "origin": "http://localhost:5173",
+            "user-agent": BROWSER_UA,
+        },
+    )
+    assert ok.status_code == 200
+    revenue = {"type": "track", "payload": {"name": "revenue", "properties": {"__revenue": 100}}}
+    r = httpx.post(
+        f"{server.url}/track",
+        json=revenue,
+        headers={"openpanel-client-id": server.client_id, "origin": "http://localhost:5173"},
+    )
+    assert (r.status_code, r.text) == (
+        401,
+        "Ingestion: Revenue tracking is not allowed without a client secret",
+    )
+
+
+def test_cors_preflight_allows_openpanel_headers(server: RunningServer) -> None:
+    r = httpx.options(
+        f"{server.url}/track",
+        headers={
+            "origin": "https://shop.test",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,openpanel-client-id,openpanel-sdk-name",
+        },
+    )
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] in ("*", "https://shop.test")
+    assert "openpanel-client-id" in r.headers["access-control-allow-headers"].lower()
+
+
+def test_bots_are_answered_202_and_not_stored(server: RunningServer) -> None:
+    r = httpx.post(
+        f"{server.url}/track",
+        json={"type": "track", "payload": {"name": "bot_probe"}},
+        headers={
+            "openpanel-client-id": server.client_id,
+            "origin": "http://localhost:1",
+            "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        },
+    )
+    assert r.status_code == 202
+    assert "bot" in r.json()
+    assert "bot_probe" not in names(server)
+
+
+def test_huge_bodies_are_refused_and_the_server_keeps_serving(server: RunningServer) -> None:
+    big = json.dumps(
+        {"type": "track", "payload": {"name": "x", "properties": {"blob": "y" * 2_000_000}}}
+    )
+    r = httpx.post(f"{server.url}/track", content=big, headers=server.server_headers())
+    assert r.status_code == 413
+    bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")
+    r = httpx.post(
+        f"{server.url}/track/batch",
+        content=bomb,
+        headers={**server.server_headers(), "content-encoding": "gzip"},
+    )
+    assert r.status_code == 413
+    assert httpx.get(f"{server.url}/healthcheck").status_code == 200
+
+
+def test_batch_isolates_bad_items_and_deduplicates_ids(server: RunningServer) -> None:
+    items: list[dict[str, Any]] = [
+        {"id": "dup-1", "type": "track", "payload": {"name": "batch_ok"}},
+        {"id": "bad-1", "type": "track", "payload": {"name": "session_end"}},
+        {"id": "bad-2", "type": "track", "payload": {"name": "x", "profileId": None}},
+        {"id": "bad-3", "type": "nope", "payload": {}},
+        {"type": "track", "payload": {"name": "no_id"}},
+    ]
+    r = httpx.post(f"{server.url}/track/batch", json=items, headers=server.server_headers())
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [200, 400, 400, 400, 400]
+    assert results[1]["error"] == "payload.name"
+    assert results[2]["error"] == "payload.profileId"
+    assert results[4]["error"] == "id"
+    again = httpx.post(f"{server.url}/track/batch", json=items[:1], headers=server.server_headers())
+    assert again.json()["results"][0]["status"] == 200
+    assert names(server).count("batch_ok") == 1
+
+
+def test_export_requires_a_read_client(server: RunningServer) -> None:
+    r = httpx.get(f"{server.url}/export/events", headers=server.server_headers())
+    assert r.status_code == 401
+    assert "not allowed" in r.json()["message"]
+    page = server.events(limit=2, page=1)
+    assert page["meta"]["count"] <= 2
+    assert page["meta"]["totalCount"] >= page["meta"]["count"]
+
+
+def test_restart_keeps_every_acknowledged_event(tmp_path: Path) -> None:
+    first = start_server(tmp_path)
+    op = OpenPanel(first.client_id, first.secret, api_url=first.url, flush_interval=0.01)
+    for i in range(300):
+        op.track("durable", {"i": i})
+    assert op.flush(10)
+    op.shutdown()
+    first.stop(sig=9)  # no chance to flush: the write-ahead log has them
+    second = start_server(tmp_path)
+    try:
+        data = second.events(event="durable")["data"]
+        assert sorted(int(e["properties"]["i"]) for e in data) == list(range(300))
+    finally:
+        second.stop()
