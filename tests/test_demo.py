@@ -1,8 +1,9 @@
-"""The README's main job runs and delivers every event it sends."""
+"""The README's main job: the server starts, the demo's events are all stored."""
 
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,23 +11,44 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_delivers_everything() -> None:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_main_job_stores_everything(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "examples.demo", "--visitors", "60"],
+        [
+            sys.executable,
+            "-m",
+            "examples.demo",
+            "--visitors",
+            "60",
+            "--once",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port",
+            str(_free_port()),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
     calls = re.search(r"^(\d+) calls by 60 simulated visitors", out.stdout, re.M)
-    delivered = re.search(r"delivered:\s+(\d+)", out.stdout)
+    delivered = re.search(r"delivered:\s+(\d+) acknowledged", out.stdout)
     assert calls is not None, out.stdout
     assert delivered is not None, out.stdout
     assert int(calls.group(1)) == int(delivered.group(1)) > 60
-    assert "screen_view" in out.stdout
+    stored = dict(re.findall(r"^  (\w+)\s+(\d+)$", out.stdout, re.M))
+    assert int(stored["screen_view"]) > 60
+    assert int(stored["session_start"]) >= 1
     assert "failed 0, dropped 0, refused 0" in out.stdout
+    assert (tmp_path / "data" / "credentials.json").exists()
 
 
 def test_ci_runs_the_readme_test_command() -> None:

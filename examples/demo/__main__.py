@@ -1,19 +1,27 @@
 """Send a few minutes' worth of realistic product traffic through the Python client.
 
-Run with ``./dev start``. Simulated visitors browse, sign up, get identified, buy, join a
-company group; the backend events carry each visitor's IP and user agent through
-``client.context(...)`` as a web middleware would. Everything goes to a local collector that
-validates it with the suite's wire models, then a summary is printed.
+Run with ``./dev start``: it starts the reference server (``openpanel-server serve`` with its
+embedded ClickHouse store in ``./.openpanel-demo``), then simulated visitors browse, sign up, get
+identified, buy and join a company group. The backend events carry each visitor's IP and user
+agent through ``client.context(...)``, as a web middleware would, so the server derives their
+devices and sessions. A summary of what the server stored is printed, and the server keeps
+running for you to explore (``--once`` stops it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
-from examples.demo.sink import DemoSink
+import httpx
+
 from openpanel_core import OpenPanel
 
 PAGES = ["/", "/pricing", "/docs", "/blog/launch", "/signup", "/checkout"]
@@ -53,47 +61,114 @@ def simulate(client: OpenPanel, visitors: int, rng: random.Random) -> int:
     return sent
 
 
+def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "openpanel_server",
+        "--data-dir",
+        str(data_dir),
+        "serve",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("the server did not start within 60 s")
+
+
+def stored_counts(url: str, creds: dict[str, str]) -> Counter[str]:
+    headers = {
+        "openpanel-client-id": creds["readClientId"],
+        "openpanel-client-secret": creds["readClientSecret"],
+    }
+    counts: Counter[str] = Counter()
+    page = 1
+    while True:
+        r = httpx.get(
+            f"{url}/export/events",
+            params={"limit": 1000, "page": page},
+            headers=headers,
+            timeout=30,
+        )
+        r.raise_for_status()
+        body = r.json()
+        counts.update(e["name"] for e in body["data"])
+        if page >= body["meta"]["pages"]:
+            return counts
+        page += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visitors", type=int, default=500)
-    parser.add_argument("--port", type=int, default=0, help="collector port (default: any)")
-    parser.add_argument("--serve", action="store_true", help="keep the collector up afterwards")
+    parser.add_argument("--port", type=int, default=3333, help="server port (default 3333)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".openpanel-demo"),
+        help="the server's data folder (default ./.openpanel-demo)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="stop the server after the demo instead of keeping it up",
+    )
     args = parser.parse_args()
 
-    sink = DemoSink(args.port).start()
-    print(f"collector listening on {sink.url}  (GET {sink.url}/events lists what arrived)")
-    client = OpenPanel(
-        client_id="00000000-0000-4000-8000-000000000001",
-        client_secret="sec_demo",
-        api_url=sink.url,
-        global_properties={"app": "demo-shop", "release": "2026.11"},
-    )
-    started = time.perf_counter()
-    sent = simulate(client, args.visitors, random.Random(7))
-    enqueue_ms = (time.perf_counter() - started) * 1000
-    client.shutdown(10)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-
-    stats = client.stats
-    by_kind = Counter(
-        e["payload"]["name"] if e["type"] == "track" else e["type"] for e in sink.events
-    )
-    print(f"\n{sent} calls by {args.visitors} simulated visitors")
-    print(f"  caller side: {enqueue_ms:.1f} ms in all ({enqueue_ms * 1000 / sent:.1f} µs/call)")
-    print(f"  delivered:   {stats.delivered} in {sink.requests} requests, {elapsed_ms:.0f} ms")
-    print(f"  failed {stats.failed}, dropped {stats.dropped}, refused {stats.invalid}")
-    print("\nwhat the collector received:")
-    for kind, count in by_kind.most_common():
-        print(f"  {kind:<14} {count}")
-    if args.serve:
-        print(f"\ncollector still up at {sink.url}/events; Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    sink.stop()
-    return 0 if stats.delivered == sent else 1
+    proc, url = start_server(args.data_dir, args.port)
+    try:
+        creds = json.loads((args.data_dir / "credentials.json").read_text())
+        client = OpenPanel(
+            client_id=creds["clientId"],
+            client_secret=creds["clientSecret"],
+            api_url=url,
+            global_properties={"app": "demo-shop", "release": "2026.11"},
+        )
+        started = time.perf_counter()
+        sent = simulate(client, args.visitors, random.Random(7))
+        enqueue_ms = (time.perf_counter() - started) * 1000
+        client.shutdown(30)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        stats = client.stats
+        counts = stored_counts(url, creds)
+        print(f"\n{sent} calls by {args.visitors} simulated visitors")
+        print(f"  caller side: {enqueue_ms:.1f} ms in all ({enqueue_ms * 1000 / sent:.1f} µs/call)")
+        print(f"  delivered:   {stats.delivered} acknowledged by the server in {elapsed_ms:.0f} ms")
+        print(f"  failed {stats.failed}, dropped {stats.dropped}, refused {stats.invalid}")
+        print("\nevents the server stored (with the sessions it derived):")
+        for name, count in counts.most_common():
+            print(f"  {name:<14} {count}")
+        print(f"\nserver: {url}  (data in {args.data_dir.resolve()})")
+        print(
+            f"  events:  curl -H 'openpanel-client-id: {creds['readClientId']}' "
+            f"-H 'openpanel-client-secret: {creds['readClientSecret']}' "
+            f"'{url}/export/events?limit=5&includes=properties'"
+        )
+        print(f"  track:   POST {url}/track with openpanel-client-id {creds['clientId']}")
+        if not args.once:
+            print("\nthe server keeps running; Ctrl-C to stop")
+            proc.wait()
+        return 0 if stats.delivered == sent else 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,44 @@ def test_restart_keeps_every_acknowledged_event(tmp_path: Path) -> None:
         assert sorted(int(e["properties"]["i"]) for e in data) == list(range(300))
     finally:
         second.stop()
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
+    limited = start_server(tmp_path, "--rate-limit", "2")
+    try:
+        body = {"type": "track", "payload": {"name": "limited"}}
+        codes = [
+            httpx.post(f"{limited.url}/track", json=body, headers=limited.server_headers())
+            for _ in range(8)
+        ]
+        statuses = [r.status_code for r in codes]
+        assert statuses[:4] == [200, 200, 200, 200]
+        assert 429 in statuses
+        refused = next(r for r in codes if r.status_code == 429)
+        assert int(refused.headers["retry-after"]) >= 1
+    finally:
+        limited.stop()
+
+
+def test_idle_sessions_end_with_their_facts(tmp_path: Path) -> None:
+    short = start_server(tmp_path, "--session-timeout", "1")
+    try:
+        op = OpenPanel(short.client_id, short.secret, api_url=short.url, flush_interval=0.02)
+        with op.context(ip="203.0.113.99", user_agent=BROWSER_UA):
+            op.track("screen_view", {"__path": "https://shop.test/first"})
+            op.track("screen_view", {"__path": "https://shop.test/last"})
+        assert op.flush(10)
+        op.shutdown()
+        deadline = time.monotonic() + 10
+        ends: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not ends:
+            time.sleep(0.3)
+            ends = short.events(event="session_end")["data"]
+        assert len(ends) == 1
+        end = ends[0]
+        assert end["path"] == "/last"
+        assert end["properties"]["__bounce"] == "false"
+        views = short.events(event="screen_view")["data"]
+        assert {v["sessionId"] for v in views} == {end["sessionId"]}
+    finally:
+        short.stop()

@@ -23,6 +23,7 @@ from openpanel_core._models import batch_request_adapter, track_request_adapter
 from openpanel_server._auth import AuthError, Caller, authenticate
 from openpanel_server._ingest import IngestError, RequestInfo, Result
 from openpanel_server._normalize import client_ip, detect_bot, device_id
+from openpanel_server._ratelimit import RateLimiter
 from openpanel_server._server import Server
 
 __all__ = ["create_app"]
@@ -112,6 +113,21 @@ def _has_revenue(body: Mapping[str, Any]) -> bool:
 def create_app(server: Server) -> Starlette:
     """The Starlette application for ``server`` (started and closed with the app's lifespan)."""
     settings = server.settings
+    limiter = RateLimiter(settings.rate_limit)
+
+    def _limited(caller: Caller) -> Response | None:
+        wait = limiter.check(caller.client.id)
+        if not wait:
+            return None
+        return JSONResponse(
+            {
+                "status": 429,
+                "error": "Too Many Requests",
+                "message": "You have exceeded the rate limit for this endpoint.",
+            },
+            status_code=429,
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
 
     async def track(request: Request) -> Response:
         try:
@@ -141,6 +157,8 @@ def create_app(server: Server) -> Starlette:
             caller = authenticate(server.meta, request.headers, data, revenue=_has_revenue(data))  # pyright: ignore[reportUnknownArgumentType]
         except AuthError as exc:
             return PlainTextResponse(str(exc), status_code=401)
+        if (limited := _limited(caller)) is not None:
+            return limited
         ua = request.headers.get("user-agent")
         if not caller.secret_verified:
             bot = detect_bot(ua)
@@ -184,6 +202,8 @@ def create_app(server: Server) -> Starlette:
             caller = authenticate(server.meta, request.headers)
         except AuthError as exc:
             return PlainTextResponse(str(exc), status_code=401)
+        if (limited := _limited(caller)) is not None:
+            return limited
         base = _request_info(request, server)
         results: list[dict[str, Any] | None] = [None] * len(data)  # pyright: ignore[reportUnknownArgumentType]
         valid: list[tuple[int, Any, str]] = []
