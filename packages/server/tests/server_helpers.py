@@ -101,3 +101,22 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
         raise RuntimeError("server did not start")
     creds = json.loads((data_dir / "credentials.json").read_text())
     return RunningServer(url, data_dir, proc, creds)
+
+
+def make_geo_db(path: Path) -> Path:
+    """A tiny GeoLite2-City-shaped database: 203.0.113.0/24 is in Stockholm, Sweden."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City")
+    writer.insert_network(
+        IPSet(["203.0.113.0/24"]),
+        {
+            "country": {"iso_code": "SE", "names": {"en": "Sweden"}},
+            "city": {"names": {"en": "Stockholm"}},
+            "subdivisions": [{"iso_code": "AB", "names": {"en": "Stockholm County"}}],
+            "location": {"latitude": 59.3293, "longitude": 18.0686},
+        },
+    )
+    writer.to_db_file(str(path))
+    return path

@@ -354,3 +354,24 @@ def test_idle_sessions_end_with_their_facts(tmp_path: Path) -> None:
         assert {v["sessionId"] for v in views} == {end["sessionId"]}
     finally:
         short.stop()
+
+
+def test_geo_from_a_configured_database(tmp_path: Path) -> None:
+    from server_helpers import make_geo_db
+
+    db = make_geo_db(tmp_path / "city.mmdb")
+    geo = start_server(tmp_path / "data", "--geoip-db", str(db))
+    try:
+        op = OpenPanel(geo.client_id, geo.secret, api_url=geo.url, flush_interval=0.02)
+        with op.context(ip="203.0.113.50", user_agent=BROWSER_UA):
+            op.track("located")
+        with op.context(ip="198.51.100.50", user_agent=BROWSER_UA):
+            op.track("elsewhere")
+        assert op.flush(10)
+        op.shutdown()
+        rows = {e["name"]: e for e in geo.events(includes="properties,region")["data"]}
+        assert (rows["located"]["country"], rows["located"]["city"]) == ("SE", "Stockholm")
+        assert rows["located"]["region"] == "Stockholm County"
+        assert rows["elsewhere"]["country"] == ""
+    finally:
+        geo.stop()

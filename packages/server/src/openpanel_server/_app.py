@@ -325,6 +325,7 @@ def create_app(server: Server) -> Starlette:
             page,
             limit,
             "properties" in includes,
+            sorted(includes - {"properties"}),
         )
         limit = max(1, min(1000, limit))
         return JSONResponse(

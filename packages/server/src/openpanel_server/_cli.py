@@ -27,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         trust_proxy_headers=True if getattr(args, "trust_proxy_headers", False) else None,
         rate_limit=getattr(args, "rate_limit", None),
         session_timeout=getattr(args, "session_timeout", None),
+        geoip_db=Path(args.geoip_db) if getattr(args, "geoip_db", None) else None,
     )
 
 
@@ -186,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds of inactivity that end "
         "a session (env OPENPANEL_SERVER_SESSION_TIMEOUT; default 1800)",
+    )
+    serve.add_argument(
+        "--geoip-db",
+        help="MaxMind-format city database for geo lookups "
+        "(env OPENPANEL_SERVER_GEOIP_DB; default <data dir>/GeoLite2-City.mmdb "
+        "when present)",
     )
     serve.set_defaults(run=_serve)
 

@@ -31,6 +31,8 @@ class Settings:
         rate_limit: Requests per second per client (0 turns the limit off); bursts of 2 s.
         flush_interval: Seconds between flushes from the write-ahead log to the store.
         session_timeout: Inactivity, in seconds, that ends a session.
+        geoip_db: A MaxMind-format city database (GeoLite2-City.mmdb); by default the one in
+            the data folder, if there is one.
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +46,7 @@ class Settings:
     rate_limit: float = 0.0
     flush_interval: float = 0.5
     session_timeout: float = 1800.0
+    geoip_db: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -64,6 +67,6 @@ def _coerce(name: str, raw: str) -> object:
         return float(raw)
     if name in ("cluster", "trust_proxy_headers"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    if name == "data_dir":
-        return Path(raw)
+    if name in ("data_dir", "geoip_db"):
+        return Path(raw) if raw else None
     return raw or None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from openpanel_core._models import (
     TrackEvent,
 )
 from openpanel_server._auth import Caller
+from openpanel_server._geo import EMPTY_GEO, Geo
 from openpanel_server._normalize import (
     UserAgentInfo,
     classify_referrer,
@@ -78,6 +79,10 @@ class Result:
     records: list[Record]
 
 
+def _no_geo(ip: str) -> Geo:
+    return EMPTY_GEO
+
+
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -85,9 +90,12 @@ def _iso(value: dt.datetime) -> str:
 class Ingestor:
     """Turns validated items into records (thread-safe)."""
 
-    def __init__(self, sessions: SessionTracker, salts: Any) -> None:
+    def __init__(
+        self, sessions: SessionTracker, salts: Any, geo: Callable[[str], Geo] | None = None
+    ) -> None:
         self.sessions = sessions
         self._salts = salts
+        self._geo: Callable[[str], Geo] = geo or _no_geo
         self._profiles: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -128,6 +136,7 @@ class Ingestor:
         if isinstance(override_ip, str) and override_ip:
             ip = override_ip
         ua = parse_user_agent(req.user_agent, props)
+        geo = self._geo(ip)
         revenue = 0
         if p.name == "revenue" and "__revenue" in props:
             revenue = int(props["__revenue"])
@@ -194,6 +203,7 @@ class Ingestor:
                     [],
                     0,
                     str(uuid.uuid4().hex),
+                    geo,
                 )
                 live.first_event = first
                 records.append(("event", first))
@@ -222,6 +232,7 @@ class Ingestor:
             list(p.groups or []),
             revenue,
             event_id or uuid.uuid4().hex,
+            geo,
         )
         records.append(("event", row))
         if identify and len(identify) > 1:
@@ -246,6 +257,7 @@ class Ingestor:
         groups: list[str],
         revenue: int,
         event_id: str,
+        geo: Geo = EMPTY_GEO,
     ) -> dict[str, Any]:
         return {
             "id": event_id,
@@ -264,11 +276,11 @@ class Ingestor:
             "duration": 0,
             "properties": to_dots(properties),
             "groups": groups,
-            "country": "",
-            "city": "",
-            "region": "",
-            "longitude": None,
-            "latitude": None,
+            "country": geo.country,
+            "city": geo.city,
+            "region": geo.region,
+            "longitude": geo.longitude,
+            "latitude": geo.latitude,
             "os": ua.os,
             "os_version": ua.os_version,
             "browser": ua.browser,
@@ -327,6 +339,11 @@ class Ingestor:
             if ua is not None and not ua.is_server:
                 for name in _UA_PROFILE_FIELDS:
                     value = getattr(ua, name)
+                    if value:
+                        properties[name] = value
+                geo = self._geo(req.ip)
+                for name in ("country", "city", "region", "latitude", "longitude"):
+                    value = getattr(geo, name)
                     if value:
                         properties[name] = value
             row = {

@@ -21,6 +21,7 @@ from typing import Any
 from openpanel_core._guard import suppress_internal_errors
 from openpanel_server._auth import Caller
 from openpanel_server._config import Settings
+from openpanel_server._geo import GeoLookup
 from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result
 from openpanel_server._meta import MetaStore
 from openpanel_server._normalize import session_id
@@ -90,7 +91,11 @@ class Server:
         self.sessions = SessionTracker(
             timeout_ms, lambda p, d, ms: session_id(p, d, ms, timeout_ms)
         )
-        self.ingestor = Ingestor(self.sessions, self.meta.salts)
+        geo_path = settings.geoip_db
+        if geo_path is None and (data / "GeoLite2-City.mmdb").exists():
+            geo_path = data / "GeoLite2-City.mmdb"
+        self.geo = GeoLookup(geo_path)
+        self.ingestor = Ingestor(self.sessions, self.meta.salts, self.geo.lookup)
         self.recent = _RecentIds()
         self._stop = threading.Event()
         self._flushed_seq = self.wal.checkpointed
@@ -204,6 +209,7 @@ class Server:
         page: int,
         limit: int,
         include_properties: bool,
+        include: Sequence[str] = (),
     ) -> tuple[list[dict[str, Any]], int]:
         """Events newest first, after flushing the log (reads see every acknowledged event)."""
         self.flush()
@@ -216,6 +222,7 @@ class Server:
             page=page,
             limit=limit,
             include_properties=include_properties,
+            include=include,
         )
 
     def _replay(self) -> None:
@@ -263,4 +270,5 @@ class Server:
         self.flush()
         self.store.close()
         self.wal.close()
+        self.geo.close()
         self.meta.close()
