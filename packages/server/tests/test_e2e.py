@@ -352,6 +352,12 @@ def test_idle_sessions_end_with_their_facts(tmp_path: Path) -> None:
         assert end["properties"]["__bounce"] == "false"
         views = short.events(event="screen_view")["data"]
         assert {v["sessionId"] for v in views} == {end["sessionId"]}
+        session = httpx.get(
+            f"{short.url}/export/sessions/{end['sessionId']}", headers=short.read_headers()
+        ).json()
+        assert session["screenViewCount"] == 2
+        assert (session["entryPath"], session["exitPath"]) == ("/first", "/last")
+        assert session["isBounce"] is False
     finally:
         short.stop()
 

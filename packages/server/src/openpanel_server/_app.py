@@ -354,6 +354,21 @@ def create_app(server: Server) -> Starlette:
             )
         return JSONResponse(row)
 
+    async def export_session(request: Request) -> Response:
+        caller = _reader(request)
+        if isinstance(caller, Response):
+            return caller
+        await run_in_threadpool(server.flush)
+        row = await run_in_threadpool(
+            server.store.get_session, caller.project.id, request.path_params["session_id"]
+        )
+        if row is None:
+            return JSONResponse(
+                {"error": "Not Found", "message": "Session not found (or still open)"},
+                status_code=404,
+            )
+        return JSONResponse(row)
+
     async def healthcheck(request: Request) -> Response:
         return JSONResponse({"ready": True})
 
@@ -379,6 +394,7 @@ def create_app(server: Server) -> Starlette:
             Route("/track/device-id", device_id_endpoint, methods=["GET"]),
             Route("/export/events", export_events, methods=["GET"]),
             Route("/export/profiles/{profile_id}", export_profile, methods=["GET"]),
+            Route("/export/sessions/{session_id}", export_session, methods=["GET"]),
         ],
         middleware=[
             Middleware(

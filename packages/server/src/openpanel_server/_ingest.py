@@ -162,6 +162,12 @@ class Ingestor:
         )
         event_ms = int(created_at.timestamp() * 1000)
 
+        stored = {k: v for k, v in props.items() if k not in _STRIPPED}
+        if parsed.query:
+            stored["__query"] = dict(parsed.query)
+        if parsed.hash:
+            stored["__hash"] = parsed.hash
+
         records: list[Record] = []
         stored_device, stored_session = device, ""
         live: LiveSession | None = None
@@ -187,6 +193,7 @@ class Ingestor:
             stored_session = live.id
             if ended is not None:
                 records.append(self.session_end_record(ended, req))
+                records.append(self.session_record(ended))
             if started:
                 first = self._event_row(
                     "session_start",
@@ -199,7 +206,7 @@ class Ingestor:
                     parsed,
                     referrer,
                     ua,
-                    {},
+                    stored,
                     [],
                     0,
                     str(uuid.uuid4().hex),
@@ -211,12 +218,6 @@ class Ingestor:
                 referrer = type(referrer)(live.referrer, live.referrer_name, live.referrer_type)
         if not profile_id:
             profile_id = stored_device
-
-        stored = {k: v for k, v in props.items() if k not in _STRIPPED}
-        if parsed.query:
-            stored["__query"] = dict(parsed.query)
-        if parsed.hash:
-            stored["__hash"] = parsed.hash
         row = self._event_row(
             p.name,
             caller,
@@ -318,6 +319,56 @@ class Ingestor:
         row.setdefault("sdk_name", req.sdk_name)
         row.setdefault("sdk_version", req.sdk_version)
         return ("event", row)
+
+    def session_record(self, s: LiveSession) -> Record:
+        """The final ``sessions`` row of a closed session (one version, sign 1)."""
+        first: dict[str, Any] = dict(s.first_event)
+        props: dict[str, Any] = dict(first.get("properties") or {})
+        started = dt.datetime.fromtimestamp(s.started_ms / 1000, dt.timezone.utc)
+        ended = dt.datetime.fromtimestamp(s.last_ms / 1000, dt.timezone.utc)
+        row: dict[str, Any] = {
+            "id": s.id,
+            "project_id": s.project_id,
+            "created_at": _iso(started),
+            "ended_at": _iso(ended),
+            "version": 1,
+            "sign": 1,
+            "profile_id": s.profile_id,
+            "device_id": s.device_id,
+            "is_bounce": s.screen_views <= 1,
+            "entry_origin": s.entry_origin,
+            "entry_path": s.entry_path,
+            "exit_origin": s.exit_origin,
+            "exit_path": s.exit_path,
+            "screen_view_count": s.screen_views,
+            "revenue": float(s.revenue),
+            "event_count": s.events,
+            "duration": max(0, s.last_ms - s.started_ms),
+            "referrer": s.referrer,
+            "referrer_name": s.referrer_name,
+            "referrer_type": s.referrer_type,
+        }
+        for name in (
+            "country",
+            "region",
+            "city",
+            "longitude",
+            "latitude",
+            "device",
+            "brand",
+            "model",
+            "browser",
+            "browser_version",
+            "os",
+            "os_version",
+        ):
+            if name in first:
+                row[name] = first[name]
+        for utm in ("utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term"):
+            value = props.get(f"__query.{utm}")
+            if isinstance(value, str):
+                row[utm] = value
+        return ("session", row)
 
     # ------------------------------------------------------------------ profiles and groups
 

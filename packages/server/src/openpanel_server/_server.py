@@ -26,7 +26,14 @@ from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result
 from openpanel_server._meta import MetaStore
 from openpanel_server._normalize import session_id
 from openpanel_server._sessions import SessionTracker
-from openpanel_server._store import EventRow, GroupRow, ProfileRow, Store, open_store
+from openpanel_server._store import (
+    EventRow,
+    GroupRow,
+    ProfileRow,
+    SessionRow,
+    Store,
+    open_store,
+)
 from openpanel_server._wal import WriteAheadLog
 
 __all__ = ["Server"]
@@ -75,6 +82,13 @@ def _group_row(row: dict[str, Any]) -> GroupRow:
     values = dict(row)
     values["created_at"] = _dt(row["created_at"])
     return GroupRow(**values)
+
+
+def _session_row(row: dict[str, Any]) -> SessionRow:
+    values = dict(row)
+    values["created_at"] = _dt(row["created_at"])
+    values["ended_at"] = _dt(row["ended_at"])
+    return SessionRow(**values)
 
 
 class Server:
@@ -198,6 +212,9 @@ class Server:
         groups = [_group_row(r) for k, r in records if k == "group"]
         if groups:
             self.store.insert_groups(groups)
+        sessions = [_session_row(r) for k, r in records if k == "session"]
+        if sessions:
+            self.store.insert_sessions(sessions)
 
     def flush_then_list_events(
         self,
@@ -253,6 +270,7 @@ class Server:
                 continue
             req = RequestInfo("", "", "", "", dt.datetime.now(dt.timezone.utc), time.time())
             records = [self.ingestor.session_end_record(s, req) for s in ended]
+            records += [self.ingestor.session_record(s) for s in ended]
             self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
 
     def start(self) -> None:
