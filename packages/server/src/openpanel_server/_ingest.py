@@ -429,6 +429,13 @@ class Ingestor:
         with self._lock:
             return (project_id, profile_id) in self._profiles
 
+    def _answer(self, caller: Caller, req: RequestInfo, records: list[Record]) -> Result:
+        """As OpenPanel, every accepted type answers the caller's device and live session."""
+        salt, _ = self._salts()
+        device = device_id(req.user_agent, req.ip, caller.project.id, salt)
+        live = self.sessions.is_live(caller.project.id, device, int(req.wall * 1000))
+        return Result(device, live.id if live else "", records)
+
     def _identify(self, item: IdentifyEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload
         fields: dict[str, Any] = {
@@ -440,7 +447,7 @@ class Ingestor:
         }
         ua = parse_user_agent(req.user_agent, None)
         record = self._profile_record(caller.project.id, str(p.profile_id), fields, ua, req)
-        return Result("", "", [record])
+        return self._answer(caller, req, [record])
 
     def _adjust(
         self, item: IncrementEvent | DecrementEvent, caller: Caller, req: RequestInfo
@@ -470,7 +477,7 @@ class Ingestor:
         record = self._profile_record(
             caller.project.id, str(p.profile_id), {"properties": properties}, None, req
         )
-        return Result("", "", [record])
+        return self._answer(caller, req, [record])
 
     def _group(self, item: GroupEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload
@@ -484,7 +491,7 @@ class Ingestor:
             "version": int(req.wall * 1000),
             "deleted": 0,
         }
-        return Result("", "", [("group", row)])
+        return self._answer(caller, req, [("group", row)])
 
     def _assign_group(self, item: AssignGroupEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload
@@ -498,4 +505,4 @@ class Ingestor:
         )
         if p.profile_id is None:
             record[1]["is_external"] = False
-        return Result("", "", [record])
+        return self._answer(caller, req, [record])
