@@ -85,6 +85,23 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+async def _read_json(request: Request, limit: int) -> Any:
+    """The parsed JSON body, or the error response (413 over ``limit``, 400 not JSON)."""
+    try:
+        raw = await _read_body(request, limit)
+    except _TooLargeError:
+        return JSONResponse(
+            {"status": 413, "error": "Payload Too Large", "message": f"body is over {limit} bytes"},
+            status_code=413,
+        )
+    except ValueError as exc:
+        return _bad_request("body", str(exc))
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _bad_request("body", "body is not valid JSON")
+
+
 def _request_info(request: Request, server: Server) -> RequestInfo:
     headers = request.headers
     order = None if server.settings.trust_proxy_headers else _SERVER_ONLY_HEADERS
@@ -130,23 +147,9 @@ def create_app(server: Server) -> Starlette:
         )
 
     async def track(request: Request) -> Response:
-        try:
-            raw = await _read_body(request, settings.max_body_bytes)
-        except _TooLargeError:
-            return JSONResponse(
-                {
-                    "status": 413,
-                    "error": "Payload Too Large",
-                    "message": f"body is over {settings.max_body_bytes} bytes",
-                },
-                status_code=413,
-            )
-        except ValueError as exc:
-            return _bad_request("body", str(exc))
-        try:
-            data: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _bad_request("body", "body is not valid JSON")
+        data = await _read_json(request, settings.max_body_bytes)
+        if isinstance(data, Response):
+            return data
         if not isinstance(data, dict):
             return _bad_request("body", "body must be a JSON object")
         try:
@@ -179,23 +182,9 @@ def create_app(server: Server) -> Starlette:
         return JSONResponse({"deviceId": result.device_id, "sessionId": result.session_id})
 
     async def batch(request: Request) -> Response:
-        try:
-            raw = await _read_body(request, settings.max_batch_bytes)
-        except _TooLargeError:
-            return JSONResponse(
-                {
-                    "status": 413,
-                    "error": "Payload Too Large",
-                    "message": f"body is over {settings.max_batch_bytes} bytes",
-                },
-                status_code=413,
-            )
-        except ValueError as exc:
-            return _bad_request("body", str(exc))
-        try:
-            data: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _bad_request("body", "body is not valid JSON")
+        data = await _read_json(request, settings.max_batch_bytes)
+        if isinstance(data, Response):
+            return data
         if not isinstance(data, list) or not data:
             return _bad_request("body", "body must be a non-empty JSON array")
         try:
