@@ -429,7 +429,7 @@ class Ingestor:
         with self._lock:
             return (project_id, profile_id) in self._profiles
 
-    def _answer(self, caller: Caller, req: RequestInfo, records: list[Record]) -> Result:
+    def answer(self, caller: Caller, req: RequestInfo, records: list[Record]) -> Result:
         """As OpenPanel, every accepted type answers the caller's device and live session."""
         salt, _ = self._salts()
         device = device_id(req.user_agent, req.ip, caller.project.id, salt)
@@ -447,7 +447,7 @@ class Ingestor:
         }
         ua = parse_user_agent(req.user_agent, None)
         record = self._profile_record(caller.project.id, str(p.profile_id), fields, ua, req)
-        return self._answer(caller, req, [record])
+        return self.answer(caller, req, [record])
 
     def _adjust(
         self, item: IncrementEvent | DecrementEvent, caller: Caller, req: RequestInfo
@@ -477,7 +477,7 @@ class Ingestor:
         record = self._profile_record(
             caller.project.id, str(p.profile_id), {"properties": properties}, None, req
         )
-        return self._answer(caller, req, [record])
+        return self.answer(caller, req, [record])
 
     def _group(self, item: GroupEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload
@@ -491,7 +491,7 @@ class Ingestor:
             "version": int(req.wall * 1000),
             "deleted": 0,
         }
-        return self._answer(caller, req, [("group", row)])
+        return self.answer(caller, req, [("group", row)])
 
     def _assign_group(self, item: AssignGroupEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload
@@ -505,4 +505,4 @@ class Ingestor:
         )
         if p.profile_id is None:
             record[1]["is_external"] = False
-        return self._answer(caller, req, [record])
+        return self.answer(caller, req, [record])

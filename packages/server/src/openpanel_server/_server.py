@@ -59,6 +59,22 @@ class _RecentIds:
             if len(self._ids) > self._limit:
                 self._ids.popitem(last=False)
 
+    def claim(self, project_id: str, event_id: str) -> bool:
+        """Atomically record an id; False when it was already there (a duplicate)."""
+        key = (project_id, event_id)
+        with self._lock:
+            if key in self._ids:
+                return False
+            self._ids[key] = None
+            if len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+            return True
+
+    def release(self, project_id: str, event_id: str) -> None:
+        """Forget a claimed id whose item was not stored after all."""
+        with self._lock:
+            self._ids.pop((project_id, event_id), None)
+
 
 def _dt(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
@@ -111,6 +127,9 @@ class Server:
         self.geo = GeoLookup(geo_path)
         self.ingestor = Ingestor(self.sessions, self.meta.salts, self.geo.lookup)
         self.recent = _RecentIds()
+        # Clients retry for minutes at most (the Python client: 2 by default); until then,
+        # ids this process has not seen are checked against the store.
+        self._check_store_until = time.monotonic() + 15 * 60
         self._stop = threading.Event()
         self._flushed_seq = self.wal.checkpointed
         self._flush_lock = threading.Lock()
@@ -131,24 +150,47 @@ class Server:
         results: list[Result | Exception] = []
         records: list[Record] = []
         project_id = caller.project.id
+        known = self._known_after_restart(project_id, [eid for _, eid in items if eid])
+        claimed: list[str] = []
         for item, event_id in items:
-            if event_id and self.recent.seen(project_id, event_id):
-                results.append(Result("", "", []))
-                continue
+            if event_id:
+                if event_id in known or not self.recent.claim(project_id, event_id):
+                    results.append(self.ingestor.answer(caller, req, []))  # stored once already
+                    continue
+                claimed.append(event_id)
             if getattr(item, "type", "") in ("increment", "decrement"):
                 self._load_profile(project_id, str(item.payload.profile_id))
             try:
                 result = self.ingestor.process(item, caller, req, event_id)
             except IngestError as exc:
+                if event_id:
+                    self.recent.release(project_id, event_id)
                 results.append(exc)
                 continue
             results.append(result)
             records.extend(result.records)
-            if event_id:
-                self.recent.add(project_id, event_id)
         if records:
-            self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+            try:
+                self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+            except BaseException:
+                for event_id in claimed:
+                    self.recent.release(project_id, event_id)
+                raise
         return results
+
+    def _known_after_restart(self, project_id: str, ids: list[str]) -> set[str]:
+        """Ids already stored before this process started (retries of answers lost in a crash).
+
+        For a while after a start, ids not seen by this process are looked up in the store;
+        afterwards every stored id is in memory.
+        """
+        if not ids or time.monotonic() > self._check_store_until:
+            return set()
+        unseen = [i for i in ids if not self.recent.seen(project_id, i)]
+        if not unseen:
+            return set()
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
+        return self.store.known_event_ids(project_id, unseen, since)
 
     def _load_profile(self, project_id: str, profile_id: str) -> None:
         if self.ingestor.known_profile(project_id, profile_id):
