@@ -19,7 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from openpanel_core._models import batch_request_adapter, track_request_adapter
+from openpanel_core._models import (
+    AliasEvent,
+    AssignGroupEvent,
+    DecrementEvent,
+    GroupEvent,
+    IdentifyEvent,
+    IncrementEvent,
+    TrackEvent,
+    batch_request_adapter,
+    track_request_adapter,
+)
 from openpanel_server._auth import AuthError, Caller, authenticate
 from openpanel_server._ingest import IngestError, RequestInfo, Result
 from openpanel_server._normalize import client_ip, detect_bot, device_id
@@ -416,10 +426,20 @@ def _parse_date(value: str | None, *, end_of_day: bool = False) -> dt.datetime |
     return parsed
 
 
+_EVENT_OF_ITEM: dict[str, type[Any]] = {
+    "track": TrackEvent,
+    "identify": IdentifyEvent,
+    "increment": IncrementEvent,
+    "decrement": DecrementEvent,
+    "alias": AliasEvent,
+    "group": GroupEvent,
+    "assign_group": AssignGroupEvent,
+}
+
+
 def _as_event(model: Any) -> Any:
-    """A batch item as the ``/track`` model of the same type (the ingestor's input)."""
-    wire = {"type": model.type, "payload": model.payload.to_wire()}
-    return track_request_adapter.validate_python(wire)
+    """A validated batch item as the ``/track`` model of its type (no second validation)."""
+    return _EVENT_OF_ITEM[model.type].model_construct(type=model.type, payload=model.payload)
 
 
 def _item_result(rid: str, outcome: Result | Exception) -> dict[str, Any]:

@@ -136,6 +136,7 @@ class MetaStore:
         for statement in _SCHEMA:
             self._conn.execute(statement)
         self._verified: dict[tuple[str, bytes], float] = {}
+        self._salt_cache: tuple[dt.date, tuple[str, str]] | None = None
         self._clients: dict[str, tuple[float, Client | None, str | None]] = {}
 
     # ------------------------------------------------------------------ projects
@@ -270,6 +271,9 @@ class MetaStore:
     def salts(self, today: dt.date | None = None) -> tuple[str, str]:
         """(current, previous) device-id salts; a new salt starts every day at 00:00 UTC."""
         day = today or dt.datetime.now(dt.timezone.utc).date()
+        cached = self._salt_cache
+        if cached is not None and cached[0] == day:
+            return cached[1]
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)",
@@ -284,6 +288,7 @@ class MetaStore:
             )
         current = rows[0][0]
         previous = rows[1][0] if len(rows) > 1 else current
+        self._salt_cache = (day, (current, previous))
         return current, previous
 
     def close(self) -> None:

@@ -42,10 +42,16 @@ logger = logging.getLogger("openpanel_server")
 
 
 class _RecentIds:
-    """Idempotency ids seen recently, per project (bounded, oldest forgotten first)."""
+    """Idempotency ids of stored items, per project (bounded, oldest forgotten first).
+
+    An id is *claimed* by the request that stores it and *committed* once its records are
+    durable; a concurrent copy of the same item waits for that outcome, so it is never
+    acknowledged before the original is on disk.
+    """
 
     def __init__(self, limit: int = 2_000_000) -> None:
         self._ids: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._pending: dict[tuple[str, str], threading.Event] = {}
         self._limit = limit
         self._lock = threading.Lock()
 
@@ -55,25 +61,43 @@ class _RecentIds:
 
     def add(self, project_id: str, event_id: str) -> None:
         with self._lock:
-            self._ids[(project_id, event_id)] = None
-            if len(self._ids) > self._limit:
-                self._ids.popitem(last=False)
+            self._remember((project_id, event_id))
 
-    def claim(self, project_id: str, event_id: str) -> bool:
-        """Atomically record an id; False when it was already there (a duplicate)."""
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._ids[key] = None
+        if len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+
+    def claim(self, project_id: str, event_id: str, timeout: float = 30.0) -> bool:
+        """True when this caller must store the item; False when it is stored already."""
         key = (project_id, event_id)
-        with self._lock:
-            if key in self._ids:
-                return False
-            self._ids[key] = None
-            if len(self._ids) > self._limit:
-                self._ids.popitem(last=False)
-            return True
+        while True:
+            with self._lock:
+                if key in self._ids:
+                    return False
+                waiter = self._pending.get(key)
+                if waiter is None:
+                    self._pending[key] = threading.Event()
+                    return True
+            waiter.wait(timeout)  # the original is being written: wait for its outcome
 
-    def release(self, project_id: str, event_id: str) -> None:
-        """Forget a claimed id whose item was not stored after all."""
+    def commit(self, project_id: str, event_ids: Sequence[str]) -> None:
+        """The claimed items are durable."""
         with self._lock:
-            self._ids.pop((project_id, event_id), None)
+            for event_id in event_ids:
+                key = (project_id, event_id)
+                self._remember(key)
+                waiter = self._pending.pop(key, None)
+                if waiter is not None:
+                    waiter.set()
+
+    def release(self, project_id: str, event_ids: Sequence[str]) -> None:
+        """The claimed items were not stored; a waiting copy may try again."""
+        with self._lock:
+            for event_id in event_ids:
+                waiter = self._pending.pop((project_id, event_id), None)
+                if waiter is not None:
+                    waiter.set()
 
 
 def _dt(value: str | None) -> dt.datetime | None:
@@ -127,14 +151,12 @@ class Server:
         self.geo = GeoLookup(geo_path)
         self.ingestor = Ingestor(self.sessions, self.meta.salts, self.geo.lookup)
         self.recent = _RecentIds()
-        # Clients retry for minutes at most (the Python client: 2 by default); until then,
-        # ids this process has not seen are checked against the store.
-        self._check_store_until = time.monotonic() + 15 * 60
         self._stop = threading.Event()
         self._flushed_seq = self.wal.checkpointed
         self._flush_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._replay()
+        self._seed_recent_ids()
 
     # ------------------------------------------------------------------ ingestion
 
@@ -150,47 +172,33 @@ class Server:
         results: list[Result | Exception] = []
         records: list[Record] = []
         project_id = caller.project.id
-        known = self._known_after_restart(project_id, [eid for _, eid in items if eid])
         claimed: list[str] = []
-        for item, event_id in items:
-            if event_id:
-                if event_id in known or not self.recent.claim(project_id, event_id):
-                    results.append(self.ingestor.answer(caller, req, []))  # stored once already
-                    continue
-                claimed.append(event_id)
-            if getattr(item, "type", "") in ("increment", "decrement"):
-                self._load_profile(project_id, str(item.payload.profile_id))
-            try:
-                result = self.ingestor.process(item, caller, req, event_id)
-            except IngestError as exc:
+        try:
+            for item, event_id in items:
                 if event_id:
-                    self.recent.release(project_id, event_id)
-                results.append(exc)
-                continue
-            results.append(result)
-            records.extend(result.records)
-        if records:
-            try:
+                    if not self.recent.claim(project_id, event_id):
+                        results.append(self.ingestor.answer(caller, req, []))  # stored already
+                        continue
+                    claimed.append(event_id)
+                if getattr(item, "type", "") in ("increment", "decrement"):
+                    self._load_profile(project_id, str(item.payload.profile_id))
+                try:
+                    result = self.ingestor.process(item, caller, req, event_id)
+                except IngestError as exc:
+                    if event_id:
+                        claimed.remove(event_id)
+                        self.recent.release(project_id, [event_id])
+                    results.append(exc)
+                    continue
+                results.append(result)
+                records.extend(result.records)
+            if records:
                 self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
-            except BaseException:
-                for event_id in claimed:
-                    self.recent.release(project_id, event_id)
-                raise
+        except BaseException:
+            self.recent.release(project_id, claimed)
+            raise
+        self.recent.commit(project_id, claimed)
         return results
-
-    def _known_after_restart(self, project_id: str, ids: list[str]) -> set[str]:
-        """Ids already stored before this process started (retries of answers lost in a crash).
-
-        For a while after a start, ids not seen by this process are looked up in the store;
-        afterwards every stored id is in memory.
-        """
-        if not ids or time.monotonic() > self._check_store_until:
-            return set()
-        unseen = [i for i in ids if not self.recent.seen(project_id, i)]
-        if not unseen:
-            return set()
-        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
-        return self.store.known_event_ids(project_id, unseen, since)
 
     def _load_profile(self, project_id: str, profile_id: str) -> None:
         if self.ingestor.known_profile(project_id, profile_id):
@@ -283,6 +291,16 @@ class Server:
             include_properties=include_properties,
             include=include,
         )
+
+    def _seed_recent_ids(self) -> None:
+        """Remember the ids of the last two days of events.
+
+        A client retrying an answer it lost in a crash is then not stored twice (clients
+        retry within minutes).
+        """
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        for project_id, event_id in reversed(self.store.recent_event_ids(since, 1_000_000)):
+            self.recent.add(project_id, event_id)
 
     def _replay(self) -> None:
         """After a restart: store what the log holds past the checkpoint, exactly once."""

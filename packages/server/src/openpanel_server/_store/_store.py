@@ -187,6 +187,19 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------
 
+    def recent_event_ids(self, since: datetime, limit: int) -> list[tuple[str, str]]:
+        """(project_id, id) of the newest events created at or after ``since``, at most ``limit``.
+
+        Seeds the server's idempotency memory after a restart.
+        """
+        result = self._read.query(
+            "SELECT project_id, id FROM events"
+            " WHERE created_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')"
+            " ORDER BY created_at DESC LIMIT {limit:UInt64}",
+            parameters={"since_ms": _epoch_ms(since), "limit": limit},
+        )
+        return [(str(r[0]), str(r[1])) for r in result.result_rows]
+
     def known_event_ids(self, project_id: str, ids: Sequence[str], since: datetime) -> set[str]:
         """Return the subset of ``ids`` already stored for ``project_id`` at or after ``since``.
 
