@@ -381,3 +381,26 @@ def test_geo_from_a_configured_database(tmp_path: Path) -> None:
         assert rows["elsewhere"]["country"] == ""
     finally:
         geo.stop()
+
+
+def test_live_sessions_survive_a_clean_restart(tmp_path: Path) -> None:
+    first = start_server(tmp_path, "--session-timeout", "60")
+    op = OpenPanel(first.client_id, first.secret, api_url=first.url, flush_interval=0.02)
+    with op.context(ip="203.0.113.77", user_agent=BROWSER_UA):
+        op.track("screen_view", {"__path": "https://shop.test/before-restart"})
+    assert op.flush(10)
+    op.shutdown()
+    first.stop()  # SIGTERM: a clean shutdown saves the live sessions
+    second = start_server(tmp_path, "--session-timeout", "60")
+    try:
+        op = OpenPanel(second.client_id, second.secret, api_url=second.url, flush_interval=0.02)
+        with op.context(ip="203.0.113.77", user_agent=BROWSER_UA):
+            op.track("screen_view", {"__path": "https://shop.test/after-restart"})
+        assert op.flush(10)
+        op.shutdown()
+        views = second.events(event="screen_view")["data"]
+        assert len({v["sessionId"] for v in views}) == 1, "one session across the restart"
+        starts = second.events(event="session_start")["data"]
+        assert len(starts) == 1, "the restarted server continued the session, not a new one"
+    finally:
+        second.stop()

@@ -157,6 +157,8 @@ class Server:
         self._threads: list[threading.Thread] = []
         self._replay()
         self._seed_recent_ids()
+        self._sessions_file = data / "sessions.json"
+        self._restore_sessions()
 
     # ------------------------------------------------------------------ ingestion
 
@@ -292,6 +294,25 @@ class Server:
             include=include,
         )
 
+    def _restore_sessions(self) -> None:
+        """Live sessions saved by the last clean shutdown (a crash loses them)."""
+        try:
+            saved = json.loads(self._sessions_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except ValueError:
+            logger.warning("ignoring an unreadable %s", self._sessions_file)
+            return
+        finally:
+            self._sessions_file.unlink(missing_ok=True)
+        restored = self.sessions.restore(saved)
+        logger.info("restored %d live session(s)", restored)
+
+    def _save_sessions(self) -> None:
+        tmp = self._sessions_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.sessions.snapshot()), encoding="utf-8")
+        tmp.replace(self._sessions_file)
+
     def _seed_recent_ids(self) -> None:
         """Remember the ids of the last two days of events.
 
@@ -346,6 +367,7 @@ class Server:
         for t in self._threads:
             t.join(5)
         self.flush()
+        self._save_sessions()
         self.store.close()
         self.wal.close()
         self.geo.close()

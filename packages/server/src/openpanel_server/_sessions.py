@@ -8,9 +8,11 @@ bounce, exit path). Server-side events join the live session of their profile wh
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["LiveSession", "SessionTracker"]
 
@@ -145,6 +147,23 @@ class SessionTracker:
             key = (session.project_id, session.profile_id)
             if self._by_profile.get(key) == (session.project_id, session.device_id):
                 del self._by_profile[key]
+
+    def snapshot(self) -> list[dict[str, object]]:
+        """Every live session as plain data (saved at shutdown, restored at start)."""
+        with self._lock:
+            return [dataclasses.asdict(s) for s in self._live.values()]
+
+    def restore(self, sessions: list[dict[str, Any]]) -> int:
+        """Put saved sessions back (the reaper closes those idle too long, as usual)."""
+        restored = 0
+        with self._lock:
+            for data in sessions:
+                s = LiveSession(**data)
+                self._live[(s.project_id, s.device_id)] = s
+                if s.profile_id and s.profile_id != s.device_id:
+                    self._by_profile[(s.project_id, s.profile_id)] = (s.project_id, s.device_id)
+                restored += 1
+        return restored
 
     def __len__(self) -> int:
         with self._lock:
