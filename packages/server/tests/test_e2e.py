@@ -256,7 +256,7 @@ def test_bots_are_answered_202_and_not_stored(server: RunningServer) -> None:
 
 def test_huge_bodies_are_refused_and_the_server_keeps_serving(server: RunningServer) -> None:
     big = json.dumps(
-        {"type": "track", "payload": {"name": "x", "properties": {"blob": "y" * 2_000_000}}}
+        {"type": "track", "payload": {"name": "x", "properties": {"blob": "y" * 4_000_000}}}
     )
     r = httpx.post(f"{server.url}/track", content=big, headers=server.server_headers())
     assert r.status_code == 413
@@ -404,3 +404,33 @@ def test_live_sessions_survive_a_clean_restart(tmp_path: Path) -> None:
         assert len(starts) == 1, "the restarted server continued the session, not a new one"
     finally:
         second.stop()
+
+
+def test_replay_chunks_are_stored_with_their_session(server: RunningServer) -> None:
+    chunk = {
+        "type": "replay",
+        "payload": {
+            "chunk_index": 0,
+            "events_count": 2,
+            "is_full_snapshot": True,
+            "started_at": "2026-11-29T10:00:00.000Z",
+            "ended_at": "2026-11-29T10:00:05.000Z",
+            "payload": json.dumps([{"type": 2, "data": {}}, {"type": 3, "data": {}}]),
+            "sessionId": "replay-session-1",
+        },
+    }
+    headers = {**server.server_headers(), "content-type": "application/json"}
+    r = httpx.post(f"{server.url}/track", json=chunk, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["sessionId"] == "replay-session-1"
+    no_session = json.loads(json.dumps(chunk))
+    del no_session["payload"]["sessionId"]
+    r = httpx.post(f"{server.url}/track", json=no_session, headers=headers)
+    assert r.status_code == 400
+    assert r.json()["field"] == "payload.sessionId"
+    stored = httpx.get(
+        f"{server.url}/export/sessions/replay-session-1/replay", headers=server.read_headers()
+    ).json()["data"]
+    assert len(stored) == 1
+    assert stored[0]["isFullSnapshot"] is True
+    assert json.loads(stored[0]["payload"])[1]["type"] == 3

@@ -72,8 +72,10 @@ def _event(project: str, i: int, **kw: object) -> EventRow:
 def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     assert store.migrate() == []
     assert store.migrate() == []
-    rows = store.client.query("SELECT version, name FROM schema_migrations").result_rows
-    assert [tuple(r) for r in rows] == [(1, "initial_schema")]
+    rows = store.client.query(
+        "SELECT version, name FROM schema_migrations ORDER BY version"
+    ).result_rows
+    assert [tuple(r) for r in rows] == [(1, "initial_schema"), (2, "session_replay_chunks")]
     engines = {
         str(n): str(e)
         for n, e in store.client.query(

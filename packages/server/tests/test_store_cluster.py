@@ -93,7 +93,7 @@ def test_cluster_sim_query_path(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["layout"] == "cluster-sim"
     assert out["second_migrate"] == []
-    assert out["ledger"] == 1
+    assert out["ledger"] == 2  # one row per migration
     engines = out["engines"]
     for name in ("events", "sessions", "profiles", "groups", "events_bots"):
         assert engines[name] == "Distributed"

@@ -175,6 +175,25 @@ SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS events_bots ON CLUSTER '{cluster}' AS events_bots_replicated
 ENGINE = Distributed('{cluster}', currentDatabase(), events_bots_replicated, cityHash64(project_id, toString(toStartOfDay(created_at))));
+
+CREATE TABLE IF NOT EXISTS session_replay_chunks_replicated ON CLUSTER '{cluster}'
+(
+    project_id String CODEC(ZSTD(3)),
+    session_id String CODEC(ZSTD(3)),
+    chunk_index UInt16,
+    started_at DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(3)),
+    ended_at DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(3)),
+    events_count UInt16,
+    is_full_snapshot Bool,
+    payload String CODEC(ZSTD(6))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/{installation}/{cluster}/tables/{shard}/openpanel/v1/session_replay_chunks', '{replica}')
+PARTITION BY toYYYYMM(started_at)
+ORDER BY (project_id, session_id, started_at, chunk_index)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS session_replay_chunks ON CLUSTER '{cluster}' AS session_replay_chunks_replicated
+ENGINE = Distributed('{cluster}', currentDatabase(), session_replay_chunks_replicated, cityHash64(project_id, session_id));
 """
 
 
@@ -184,7 +203,8 @@ def test_cluster_ddl_golden() -> None:
 
 def test_embedded_ddl_has_plain_engines() -> None:
     statements = pending_statements("embedded")
-    assert len(statements) == 1 + len(TABLES)
+    # the ledger, the initial tables, and one table per later migration
+    assert len(statements) == 1 + len(TABLES) + 1
     text = "\n".join(statements)
     assert "ON CLUSTER" not in text
     assert "Replicated" not in text

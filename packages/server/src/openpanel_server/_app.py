@@ -368,6 +368,16 @@ def create_app(server: Server) -> Starlette:
             )
         return JSONResponse(row)
 
+    async def export_replay(request: Request) -> Response:
+        caller = _reader(request)
+        if isinstance(caller, Response):
+            return caller
+        await run_in_threadpool(server.flush)
+        chunks = await run_in_threadpool(
+            server.store.list_replay_chunks, caller.project.id, request.path_params["session_id"]
+        )
+        return JSONResponse({"data": chunks})
+
     async def healthcheck(request: Request) -> Response:
         return JSONResponse({"ready": True})
 
@@ -394,6 +404,7 @@ def create_app(server: Server) -> Starlette:
             Route("/export/events", export_events, methods=["GET"]),
             Route("/export/profiles/{profile_id}", export_profile, methods=["GET"]),
             Route("/export/sessions/{session_id}", export_session, methods=["GET"]),
+            Route("/export/sessions/{session_id}/replay", export_replay, methods=["GET"]),
         ],
         middleware=[
             Middleware(

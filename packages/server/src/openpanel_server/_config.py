@@ -41,7 +41,7 @@ class Settings:
     clickhouse_url: str | None = None
     cluster: bool = False
     trust_proxy_headers: bool = False
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 3 * 1_048_576  # replay chunks carry up to 2 MiB of recording
     max_batch_bytes: int = 10 * 1_048_576
     rate_limit: float = 0.0
     flush_interval: float = 0.5

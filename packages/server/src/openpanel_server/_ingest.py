@@ -116,7 +116,7 @@ class Ingestor:
         if isinstance(item, AliasEvent):
             raise IngestError(400, "type", "Alias is not supported")
         if isinstance(item, ReplayEvent):
-            raise IngestError(400, "type", "Session replay is not supported by this server")
+            return self._replay(item, caller, req)
         raise IngestError(400, "type", "Unknown type")  # pragma: no cover - the union is closed
 
     # ------------------------------------------------------------------ track
@@ -435,6 +435,26 @@ class Ingestor:
         device = device_id(req.user_agent, req.ip, caller.project.id, salt)
         live = self.sessions.is_live(caller.project.id, device, int(req.wall * 1000))
         return Result(device, live.id if live else "", records)
+
+    def _replay(self, item: ReplayEvent, caller: Caller, req: RequestInfo) -> Result:
+        p = item.payload
+        answer = self.answer(caller, req, [])
+        session = p.session_id or answer.session_id
+        if not session:
+            raise IngestError(400, "payload.sessionId", "No session for this replay chunk")
+        started, _ = resolve_timestamp(p.started_at, req.received_at)
+        ended, _ = resolve_timestamp(p.ended_at, req.received_at)
+        row = {
+            "project_id": caller.project.id,
+            "session_id": session,
+            "chunk_index": p.chunk_index,
+            "started_at": _iso(started),
+            "ended_at": _iso(max(started, ended)),
+            "events_count": min(p.events_count, 65535),
+            "is_full_snapshot": p.is_full_snapshot,
+            "payload": p.payload,
+        }
+        return Result(answer.device_id, session, [("replay", row)])
 
     def _identify(self, item: IdentifyEvent, caller: Caller, req: RequestInfo) -> Result:
         p = item.payload

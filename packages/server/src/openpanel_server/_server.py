@@ -30,6 +30,7 @@ from openpanel_server._store import (
     EventRow,
     GroupRow,
     ProfileRow,
+    ReplayChunkRow,
     SessionRow,
     Store,
     open_store,
@@ -122,6 +123,13 @@ def _group_row(row: dict[str, Any]) -> GroupRow:
     values = dict(row)
     values["created_at"] = _dt(row["created_at"])
     return GroupRow(**values)
+
+
+def _replay_row(row: dict[str, Any]) -> ReplayChunkRow:
+    values = dict(row)
+    values["started_at"] = _dt(row["started_at"])
+    values["ended_at"] = _dt(row["ended_at"])
+    return ReplayChunkRow(**values)
 
 
 def _session_row(row: dict[str, Any]) -> SessionRow:
@@ -267,6 +275,9 @@ class Server:
         sessions = [_session_row(r) for k, r in records if k == "session"]
         if sessions:
             self.store.insert_sessions(sessions)
+        chunks = [_replay_row(r) for k, r in records if k == "replay"]
+        if chunks:
+            self.store.insert_replay_chunks(chunks)
 
     def flush_then_list_events(
         self,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from openpanel_server._store._errors import StoreError, StoreOpenError
 from openpanel_server._store._migrations import MIGRATIONS, Migration, migrate, pending_statements
-from openpanel_server._store._rows import BotEventRow, EventRow, GroupRow, ProfileRow, SessionRow
+from openpanel_server._store._rows import (
+    BotEventRow,
+    EventRow,
+    GroupRow,
+    ProfileRow,
+    ReplayChunkRow,
+    SessionRow,
+)
 from openpanel_server._store._schema import TABLES, Layout, TableSpec, create_table_statements
 from openpanel_server._store._store import MAX_PAGE_SIZE, Store, open_store
 
@@ -18,6 +25,7 @@ __all__ = [
     "Layout",
     "Migration",
     "ProfileRow",
+    "ReplayChunkRow",
     "SessionRow",
     "Store",
     "StoreError",

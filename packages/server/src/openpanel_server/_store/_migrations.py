@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from openpanel_server._store._schema import (
     MIGRATIONS_TABLE,
+    REPLAY_CHUNKS,
     TABLES,
     Layout,
     create_table_statements,
@@ -43,7 +44,14 @@ def _initial_schema(layout: Layout) -> list[str]:
     return [stmt for spec in TABLES for stmt in create_table_statements(spec, layout)]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial_schema", _initial_schema),)
+def _replay_chunks(layout: Layout) -> list[str]:
+    return create_table_statements(REPLAY_CHUNKS, layout)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial_schema", _initial_schema),
+    Migration(2, "session_replay_chunks", _replay_chunks),
+)
 """All migrations, in version order."""
 
 

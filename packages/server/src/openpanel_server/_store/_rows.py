@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["BotEventRow", "EventRow", "GroupRow", "ProfileRow", "SessionRow"]
+__all__ = [
+    "BotEventRow",
+    "EventRow",
+    "GroupRow",
+    "ProfileRow",
+    "ReplayChunkRow",
+    "SessionRow",
+]
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -155,6 +162,24 @@ class SessionRow:
         if self.sign not in (1, -1):
             msg = f"sign must be 1 or -1, got {self.sign!r}"
             raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayChunkRow:
+    """One chunk of a browser session recording (``session_replay_chunks``)."""
+
+    project_id: str
+    session_id: str
+    chunk_index: int
+    started_at: datetime
+    ended_at: datetime
+    events_count: int
+    is_full_snapshot: bool
+    payload: str
+
+    def __post_init__(self) -> None:
+        _require_aware("started_at", self.started_at)
+        _require_aware("ended_at", self.ended_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

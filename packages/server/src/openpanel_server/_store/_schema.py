@@ -246,8 +246,27 @@ BOTS = TableSpec(
     distribution_hash="cityHash64(project_id, toString(toStartOfDay(created_at)))",
 )
 
+REPLAY_CHUNKS = TableSpec(
+    name="session_replay_chunks",
+    columns=(
+        Column("project_id", "String", "CODEC(ZSTD(3))"),
+        Column("session_id", "String", "CODEC(ZSTD(3))"),
+        Column("chunk_index", "UInt16"),
+        Column("started_at", _UTC_MS, "CODEC(DoubleDelta, ZSTD(3))"),
+        Column("ended_at", _UTC_MS, "CODEC(DoubleDelta, ZSTD(3))"),
+        Column("events_count", "UInt16"),
+        Column("is_full_snapshot", "Bool"),
+        Column("payload", "String", "CODEC(ZSTD(6))"),
+    ),
+    engine="MergeTree",
+    partition_by="toYYYYMM(started_at)",
+    order_by="(project_id, session_id, started_at, chunk_index)",
+    settings="index_granularity = 8192",
+    distribution_hash="cityHash64(project_id, session_id)",
+)
+
 TABLES: tuple[TableSpec, ...] = (EVENTS, SESSIONS, PROFILES, GROUPS, BOTS)
-"""Every logical table, in creation order."""
+"""Every logical table of the initial schema, in creation order (later ones: migrations)."""
 
 MIGRATIONS_TABLE = "schema_migrations"
 

@@ -30,15 +30,24 @@ from openpanel_server._store._export import (
     PROFILE_FIELDS,
     SESSION_FIELDS,
     event_field_selection,
+    iso_utc,
     row_to_dict,
 )
 from openpanel_server._store._migrations import migrate
-from openpanel_server._store._rows import BotEventRow, EventRow, GroupRow, ProfileRow, SessionRow
+from openpanel_server._store._rows import (
+    BotEventRow,
+    EventRow,
+    GroupRow,
+    ProfileRow,
+    ReplayChunkRow,
+    SessionRow,
+)
 from openpanel_server._store._schema import (
     BOTS,
     EVENTS,
     GROUPS,
     PROFILES,
+    REPLAY_CHUNKS,
     SESSIONS,
     Layout,
     TableSpec,
@@ -184,6 +193,31 @@ class Store:
     def insert_bot_events(self, rows: Sequence[BotEventRow]) -> None:
         """Insert rows into ``events_bots``."""
         self._insert(BOTS, rows)
+
+    def insert_replay_chunks(self, rows: Sequence[ReplayChunkRow]) -> None:
+        """Insert rows into ``session_replay_chunks``."""
+        self._insert(REPLAY_CHUNKS, rows)
+
+    def list_replay_chunks(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
+        """A session's recording chunks in order (``chunkIndex``, times, ``payload``)."""
+        result = self._read.query(
+            "SELECT chunk_index, started_at, ended_at, events_count, is_full_snapshot, payload"
+            " FROM session_replay_chunks"
+            " WHERE project_id = {project_id:String} AND session_id = {session_id:String}"
+            " ORDER BY started_at, chunk_index",
+            parameters={"project_id": project_id, "session_id": session_id},
+        )
+        return [
+            {
+                "chunkIndex": int(r[0]),
+                "startedAt": iso_utc(r[1]),
+                "endedAt": iso_utc(r[2]),
+                "eventsCount": int(r[3]),
+                "isFullSnapshot": bool(r[4]),
+                "payload": str(r[5]),
+            }
+            for r in result.result_rows
+        ]
 
     # -- reads ----------------------------------------------------------------------------
 
