@@ -52,7 +52,8 @@ class _RecentIds:
 
     def __init__(self, limit: int = 2_000_000) -> None:
         self._ids: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._pending: dict[tuple[str, str], threading.Event] = {}
+        # Claimed, not yet durable; the Event exists only once a copy waits for the outcome.
+        self._pending: dict[tuple[str, str], threading.Event | None] = {}
         self._limit = limit
         self._lock = threading.Lock()
 
@@ -76,10 +77,12 @@ class _RecentIds:
             with self._lock:
                 if key in self._ids:
                     return False
-                waiter = self._pending.get(key)
-                if waiter is None:
-                    self._pending[key] = threading.Event()
+                if key not in self._pending:
+                    self._pending[key] = None
                     return True
+                waiter = self._pending[key]
+                if waiter is None:
+                    waiter = self._pending[key] = threading.Event()
             waiter.wait(timeout)  # the original is being written: wait for its outcome
 
     def commit(self, project_id: str, event_ids: Sequence[str]) -> None:
