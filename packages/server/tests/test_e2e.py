@@ -434,3 +434,16 @@ def test_replay_chunks_are_stored_with_their_session(server: RunningServer) -> N
     assert len(stored) == 1
     assert stored[0]["isFullSnapshot"] is True
     assert json.loads(stored[0]["payload"])[1]["type"] == 3
+
+
+def test_export_of_unknown_ids(server: RunningServer) -> None:
+    headers = server.read_headers()
+    profile = httpx.get(f"{server.url}/export/profiles/nobody-here", headers=headers)
+    assert profile.status_code == 404
+    assert profile.json()["message"] == "No such profile"
+    session = httpx.get(f"{server.url}/export/sessions/no-session", headers=headers)
+    assert session.status_code == 404
+    replay = httpx.get(f"{server.url}/export/sessions/no-session/replay", headers=headers)
+    assert (replay.status_code, replay.json()) == (200, {"data": []})
+    writer = httpx.get(f"{server.url}/export/profiles/x", headers=server.server_headers())
+    assert writer.status_code == 401

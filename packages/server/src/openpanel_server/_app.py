@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 import zlib
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -339,44 +339,32 @@ def create_app(server: Server) -> Starlette:
             }
         )
 
-    async def export_profile(request: Request) -> Response:
+    async def _export(request: Request, read: Callable[[str, str], Any], key: str) -> Response:
+        """Flush the log, then answer ``read(project, path parameter)``; None is a 404."""
         caller = _reader(request)
         if isinstance(caller, Response):
             return caller
         await run_in_threadpool(server.flush)
-        row = await run_in_threadpool(
-            server.store.get_profile, caller.project.id, request.path_params["profile_id"]
-        )
-        if row is None:
+        found = await run_in_threadpool(read, caller.project.id, request.path_params[key])
+        if found is None:
             return JSONResponse(
-                {"error": "Not Found", "message": "Profile not found"}, status_code=404
+                {"error": "Not Found", "message": f"No such {key.removesuffix('_id')}"}, 404
             )
-        return JSONResponse(row)
+        return JSONResponse(found)
+
+    async def export_profile(request: Request) -> Response:
+        return await _export(request, server.store.get_profile, "profile_id")
 
     async def export_session(request: Request) -> Response:
-        caller = _reader(request)
-        if isinstance(caller, Response):
-            return caller
-        await run_in_threadpool(server.flush)
-        row = await run_in_threadpool(
-            server.store.get_session, caller.project.id, request.path_params["session_id"]
-        )
-        if row is None:
-            return JSONResponse(
-                {"error": "Not Found", "message": "Session not found (or still open)"},
-                status_code=404,
-            )
-        return JSONResponse(row)
+        # Sessions are stored when they close: an open session answers 404.
+        return await _export(request, server.store.get_session, "session_id")
 
     async def export_replay(request: Request) -> Response:
-        caller = _reader(request)
-        if isinstance(caller, Response):
-            return caller
-        await run_in_threadpool(server.flush)
-        chunks = await run_in_threadpool(
-            server.store.list_replay_chunks, caller.project.id, request.path_params["session_id"]
+        return await _export(
+            request,
+            lambda project, sid: {"data": server.store.list_replay_chunks(project, sid)},
+            "session_id",
         )
-        return JSONResponse({"data": chunks})
 
     async def healthcheck(request: Request) -> Response:
         return JSONResponse({"ready": True})

@@ -14,9 +14,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openpanel_core._guard import suppress_internal_errors
 from openpanel_server._auth import Caller
@@ -104,42 +104,16 @@ class _RecentIds:
                     waiter.set()
 
 
-def _dt(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+_RowT = TypeVar("_RowT")
 
 
-def _event_row(row: dict[str, Any]) -> EventRow:
-    values = dict(row)
-    values["created_at"] = _dt(row["created_at"])
-    values["imported_at"] = _dt(row.get("imported_at"))
-    return EventRow(**values)
-
-
-def _profile_row(row: dict[str, Any]) -> ProfileRow:
-    values = dict(row)
-    values["created_at"] = _dt(row["created_at"])
-    values["last_seen_at"] = _dt(row["last_seen_at"])
-    return ProfileRow(**values)
-
-
-def _group_row(row: dict[str, Any]) -> GroupRow:
-    values = dict(row)
-    values["created_at"] = _dt(row["created_at"])
-    return GroupRow(**values)
-
-
-def _replay_row(row: dict[str, Any]) -> ReplayChunkRow:
-    values = dict(row)
-    values["started_at"] = _dt(row["started_at"])
-    values["ended_at"] = _dt(row["ended_at"])
-    return ReplayChunkRow(**values)
-
-
-def _session_row(row: dict[str, Any]) -> SessionRow:
-    values = dict(row)
-    values["created_at"] = _dt(row["created_at"])
-    values["ended_at"] = _dt(row["ended_at"])
-    return SessionRow(**values)
+def _row(cls: Callable[..., _RowT], record: dict[str, Any]) -> _RowT:
+    """A store row from a log record: the ``*_at`` fields are ISO strings in the log."""
+    values = {
+        k: dt.datetime.fromisoformat(v) if k.endswith("_at") and isinstance(v, str) else v
+        for k, v in record.items()
+    }
+    return cls(**values)
 
 
 class Server:
@@ -256,7 +230,7 @@ class Server:
             return len(batch)
 
     def _write(self, records: list[Any], *, dedupe: bool) -> None:
-        events = [_event_row(r) for k, r in records if k == "event"]
+        events = [_row(EventRow, r) for k, r in records if k == "event"]
         if dedupe and events:
             fresh: list[EventRow] = []
             by_project: dict[str, list[EventRow]] = {}
@@ -269,16 +243,16 @@ class Server:
             events = fresh
         if events:
             self.store.insert_events(events)
-        profiles = [_profile_row(r) for k, r in records if k == "profile"]
+        profiles = [_row(ProfileRow, r) for k, r in records if k == "profile"]
         if profiles:
             self.store.insert_profiles(profiles)
-        groups = [_group_row(r) for k, r in records if k == "group"]
+        groups = [_row(GroupRow, r) for k, r in records if k == "group"]
         if groups:
             self.store.insert_groups(groups)
-        sessions = [_session_row(r) for k, r in records if k == "session"]
+        sessions = [_row(SessionRow, r) for k, r in records if k == "session"]
         if sessions:
             self.store.insert_sessions(sessions)
-        chunks = [_replay_row(r) for k, r in records if k == "replay"]
+        chunks = [_row(ReplayChunkRow, r) for k, r in records if k == "replay"]
         if chunks:
             self.store.insert_replay_chunks(chunks)
 
