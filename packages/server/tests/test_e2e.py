@@ -447,3 +447,29 @@ def test_export_of_unknown_ids(server: RunningServer) -> None:
     assert (replay.status_code, replay.json()) == (200, {"data": []})
     writer = httpx.get(f"{server.url}/export/profiles/x", headers=server.server_headers())
     assert writer.status_code == 401
+
+
+def test_device_id_endpoint_finds_the_live_session(server: RunningServer) -> None:
+    headers = {
+        **server.server_headers(),
+        "openpanel-client-ip": "203.0.113.123",
+        "user-agent": BROWSER_UA,
+    }
+    before = httpx.get(f"{server.url}/track/device-id", headers=headers).json()
+    assert len(before["deviceId"]) == 32
+    assert before["sessionId"] == ""
+    assert before["message"] == "No session exists for this device id"
+    r = httpx.post(
+        f"{server.url}/track",
+        json={"type": "track", "payload": {"name": "screen_view"}},
+        headers=headers,
+    )
+    assert r.status_code == 200
+    after = httpx.get(f"{server.url}/track/device-id", headers=headers).json()
+    assert after["deviceId"] == before["deviceId"] == r.json()["deviceId"]
+    assert after["sessionId"] == r.json()["sessionId"] != ""
+    missing = httpx.get(
+        f"{server.url}/track/device-id",
+        headers={**server.server_headers(), "user-agent": BROWSER_UA},
+    )
+    assert (missing.status_code, missing.text) == (400, "Missing ip address")
