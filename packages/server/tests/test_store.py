@@ -24,6 +24,7 @@ from openpanel_server._store import (
     EventRow,
     GroupRow,
     ProfileRow,
+    ReplayChunkRow,
     SessionRow,
     Store,
     StoreOpenError,
@@ -75,7 +76,13 @@ def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     rows = store.client.query(
         "SELECT version, name FROM schema_migrations ORDER BY version"
     ).result_rows
-    assert [tuple(r) for r in rows] == [(1, "initial_schema"), (2, "session_replay_chunks")]
+    assert [tuple(r) for r in rows] == [
+        (1, "initial_schema"),
+        (2, "session_replay_chunks"),
+        (3, "session_replay_chunks_ttl"),
+    ]
+    ddl = str(store.client.command("SHOW CREATE TABLE session_replay_chunks"))
+    assert "TTL toDateTime(started_at) + toIntervalDay(30)" in ddl
     engines = {
         str(n): str(e)
         for n, e in store.client.query(
@@ -95,7 +102,7 @@ def test_cluster_ddl_parses(store: Store) -> None:
         out = store.client.query(
             "SELECT formatQuerySingleLine({q:String})", parameters={"q": statement}
         ).result_rows
-        assert "CREATE TABLE" in str(out[0][0])
+        assert str(out[0][0]).startswith(("CREATE TABLE", "ALTER TABLE"))
 
 
 def test_open_other_dir_raises(store: Store, tmp_path: Path) -> None:
@@ -362,3 +369,26 @@ def test_all_tables_exist(store: Store) -> None:
         ).result_rows
     }
     assert {spec.name for spec in TABLES} | {"schema_migrations"} <= names
+
+
+def test_replay_chunks_expire_after_30_days(store: Store) -> None:
+    now = datetime.now(timezone.utc)
+    session = f"ttl-{uuid.uuid4()}"
+
+    def chunk(index: int, age: timedelta) -> ReplayChunkRow:
+        started = now - age
+        return ReplayChunkRow(
+            project_id="p-ttl",
+            session_id=session,
+            chunk_index=index,
+            started_at=started,
+            ended_at=started + timedelta(seconds=5),
+            events_count=1,
+            is_full_snapshot=index == 0,
+            payload="[]",
+        )
+
+    store.insert_replay_chunks([chunk(0, timedelta(days=31)), chunk(1, timedelta(days=29))])
+    store.client.command("OPTIMIZE TABLE session_replay_chunks FINAL")
+    kept = store.list_replay_chunks("p-ttl", session)
+    assert [c["chunkIndex"] for c in kept] == [1]

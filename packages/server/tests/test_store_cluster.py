@@ -47,6 +47,7 @@ SCRIPT = textwrap.dedent(
         "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"
     ).result_rows}
     out["ledger"] = q("SELECT count() FROM schema_migrations").result_rows[0][0]
+    out["replay_ddl"] = str(store.client.command("SHOW CREATE TABLE session_replay_chunks_replicated"))
     store.insert_events([
         EventRow(id=f"e{i}", project_id="p", name="click" if i % 2 else "view",
                  created_at=base + timedelta(hours=i), device_id="d", profile_id="u",
@@ -93,7 +94,8 @@ def test_cluster_sim_query_path(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["layout"] == "cluster-sim"
     assert out["second_migrate"] == []
-    assert out["ledger"] == 2  # one row per migration
+    assert out["ledger"] == 3  # one row per migration
+    assert "TTL toDateTime(started_at) + toIntervalDay(30)" in out["replay_ddl"]
     engines = out["engines"]
     for name in ("events", "sessions", "profiles", "groups", "events_bots"):
         assert engines[name] == "Distributed"

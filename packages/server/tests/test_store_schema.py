@@ -194,6 +194,8 @@ SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS session_replay_chunks ON CLUSTER '{cluster}' AS session_replay_chunks_replicated
 ENGINE = Distributed('{cluster}', currentDatabase(), session_replay_chunks_replicated, cityHash64(project_id, session_id));
+
+ALTER TABLE session_replay_chunks_replicated ON CLUSTER '{cluster}' MODIFY TTL toDateTime(started_at) + INTERVAL 30 DAY;
 """
 
 
@@ -204,7 +206,7 @@ def test_cluster_ddl_golden() -> None:
 def test_embedded_ddl_has_plain_engines() -> None:
     statements = pending_statements("embedded")
     # the ledger, the initial tables, and one table per later migration
-    assert len(statements) == 1 + len(TABLES) + 1
+    assert len(statements) == 1 + len(TABLES) + 2
     text = "\n".join(statements)
     assert "ON CLUSTER" not in text
     assert "Replicated" not in text

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 from openpanel_server._store._schema import (
     MIGRATIONS_TABLE,
     REPLAY_CHUNKS,
+    REPLAY_TTL_DAYS,
     TABLES,
     Layout,
     create_table_statements,
     migrations_table_statement,
+    modify_ttl_statement,
 )
 
 if TYPE_CHECKING:
@@ -48,9 +50,15 @@ def _replay_chunks(layout: Layout) -> list[str]:
     return create_table_statements(REPLAY_CHUNKS, layout)
 
 
+def _replay_chunks_ttl(layout: Layout) -> list[str]:
+    ttl = f"toDateTime(started_at) + INTERVAL {REPLAY_TTL_DAYS} DAY"
+    return [modify_ttl_statement(REPLAY_CHUNKS, layout, ttl)]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _initial_schema),
     Migration(2, "session_replay_chunks", _replay_chunks),
+    Migration(3, "session_replay_chunks_ttl", _replay_chunks_ttl),
 )
 """All migrations, in version order."""
 

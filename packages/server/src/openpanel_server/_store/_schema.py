@@ -28,6 +28,7 @@ __all__ = [
     "GROUPS",
     "MIGRATIONS_TABLE",
     "PROFILES",
+    "REPLAY_TTL_DAYS",
     "SESSIONS",
     "TABLES",
     "Column",
@@ -35,6 +36,7 @@ __all__ = [
     "TableSpec",
     "create_table_statements",
     "migrations_table_statement",
+    "modify_ttl_statement",
 ]
 
 Layout = Literal["embedded", "cluster", "cluster-sim"]
@@ -319,6 +321,22 @@ def create_table_statements(spec: TableSpec, layout: Layout) -> list[str]:
         f"ENGINE = Distributed({_CLUSTER}, currentDatabase(), {local}, {spec.distribution_hash})"
     )
     return [_create_storage_table(spec, local, on_cluster, engine), distributed]
+
+
+REPLAY_TTL_DAYS = 30
+"""Replay chunks expire after this many days, as OpenPanel's do."""
+
+
+def modify_ttl_statement(spec: TableSpec, layout: Layout, ttl: str) -> str:
+    """Return the ``ALTER TABLE ... MODIFY TTL`` for the table that stores ``spec``'s rows.
+
+    The TTL belongs on the storage table (``<name>_replicated`` in the cluster layouts), never
+    on a Distributed table. Re-running it is harmless, so the migration stays idempotent.
+    """
+    if layout == "embedded":
+        return f"ALTER TABLE {spec.name} MODIFY TTL {ttl}"
+    on_cluster = f" ON CLUSTER {_CLUSTER}" if layout == "cluster" else ""
+    return f"ALTER TABLE {spec.name}_replicated{on_cluster} MODIFY TTL {ttl}"
 
 
 def migrations_table_statement(layout: Layout) -> str:
