@@ -1,7 +1,10 @@
 """User-agent parsing (OpenPanel ``parser-user-agent.ts``) on top of ``ua-parser`` (uap-core).
 
-Names come from uap-core (``Chrome Mobile``, ``Mac OS X``, ...), not from ua-parser-js as
-upstream; ``device`` is derived with heuristics because uap-core has no device type.
+uap-core's names are translated to the ones ua-parser-js 1.x gives, which upstream stores
+(``Mac OS``, not ``Mac OS X``; ``Chrome`` for Chrome on Android and iOS; ``Chromium OS``), so
+breakdowns match a stock OpenPanel server; ``tests/test_npm_compat.py`` checks a corpus against
+the real ua-parser-js. ``device`` is derived with heuristics because uap-core has no device
+type. Versions keep uap-core's precision (at most four parts).
 
 A user agent is a **server** when it is missing, when it is a single ``name/version`` token
 (``python-requests/2.32.3``, ``Go-http-client/1.1``, ``unknown/1.0``), or when no OS and no
@@ -44,6 +47,26 @@ _BRANDS = {
     "Generic_Inettv": "",
     "Spider": "",
     "XiaoMi": "Xiaomi",
+}
+# uap-core family -> ua-parser-js 1.x name (what OpenPanel stores).
+_OS_NAMES = {
+    "Mac OS X": "Mac OS",
+    "Chrome OS": "Chromium OS",
+    "Web0S": "webOS",
+}
+_BROWSER_NAMES = {
+    "Chrome Mobile": "Chrome",
+    "Chrome Mobile iOS": "Chrome",
+    "Chrome Mobile WebView": "Chrome WebView",
+    "HeadlessChrome": "Chrome Headless",
+    "Firefox Mobile": "Firefox",
+    "Firefox iOS": "Firefox",
+    "Edge Mobile": "Edge",
+    "Opera Mobile": "Opera",
+    "UC Browser": "UCBrowser",
+    "Yandex Browser": "Yandex",
+    "DuckDuckGo Mobile": "DuckDuckGo",
+    "Amazon Silk": "Silk",
 }
 _PLACEHOLDER_MODELS = frozenset({"Smartphone", "Feature Phone", "Tablet", "Desktop", "Other"})
 _TV = re.compile(
@@ -139,10 +162,11 @@ def _parse(ua: str) -> UserAgentInfo:
     brand_raw = (device.brand or "") if device is not None else ""
     model = (device.model or "") if device is not None else ""
     os_family = os.family if os is not None else ""
+    browser = agent.family if agent is not None else ""
     return UserAgentInfo(
-        os=os_family,
+        os=_OS_NAMES.get(os_family, os_family),
         os_version=_version(os.major, os.minor, os.patch, os.patch_minor) if os else "",
-        browser=agent.family if agent is not None else "",
+        browser=_BROWSER_NAMES.get(browser, browser),
         browser_version=(
             _version(agent.major, agent.minor, agent.patch, agent.patch_minor) if agent else ""
         ),
