@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -473,3 +474,54 @@ def test_device_id_endpoint_finds_the_live_session(server: RunningServer) -> Non
         headers={**server.server_headers(), "user-agent": BROWSER_UA},
     )
     assert (missing.status_code, missing.text) == (400, "Missing ip address")
+
+
+def test_live_sessions_survive_a_crash(tmp_path: Path) -> None:
+    """kill -9: the session carries on after the restart and ends once, with its facts."""
+    first = start_server(tmp_path, "--session-timeout", "60")
+    op = OpenPanel(first.client_id, first.secret, api_url=first.url, flush_interval=0.02)
+    with op.context(ip="203.0.113.78", user_agent=BROWSER_UA):
+        op.track("screen_view", {"__path": "https://shop.test/before-crash"})
+    assert op.flush(10)
+    op.shutdown()
+    time.sleep(3)  # past one save of the live sessions
+    first.stop(signal.SIGKILL)
+    second = start_server(tmp_path, "--session-timeout", "60")
+    try:
+        op = OpenPanel(second.client_id, second.secret, api_url=second.url, flush_interval=0.02)
+        with op.context(ip="203.0.113.78", user_agent=BROWSER_UA):
+            op.track("screen_view", {"__path": "https://shop.test/after-crash"})
+        assert op.flush(10)
+        op.shutdown()
+        views = second.events(event="screen_view")["data"]
+        assert len(views) == 2
+        assert len({v["sessionId"] for v in views}) == 1, "one session across the crash"
+        assert len(second.events(event="session_start")["data"]) == 1
+        time.sleep(3)  # the sessions are saved again, with the second view
+    finally:
+        second.stop(signal.SIGKILL)
+    saved = (tmp_path / "sessions.json").read_text()
+    assert views[0]["sessionId"] in saved
+    # A third start with a 1 s timeout: the reaper ends the session from the snapshot.
+    third = start_server(tmp_path, "--session-timeout", "1")
+    try:
+        deadline = time.monotonic() + 15
+        ends: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not ends:
+            time.sleep(0.3)
+            ends = third.events(event="session_end")["data"]
+        assert len(ends) == 1
+        assert ends[0]["sessionId"] == views[0]["sessionId"]
+        assert ends[0]["path"] == "/after-crash"
+        assert ends[0]["properties"]["__bounce"] == "false"
+    finally:
+        third.stop(signal.SIGKILL)
+    # A crash between writing a session_end and saving the sessions: the fourth start finds
+    # the session still live in an older snapshot, and must not end it a second time.
+    (tmp_path / "sessions.json").write_text(saved)
+    fourth = start_server(tmp_path, "--session-timeout", "1")
+    try:
+        time.sleep(3)
+        assert len(fourth.events(event="session_end")["data"]) == 1
+    finally:
+        fourth.stop()

@@ -39,7 +39,7 @@ from openpanel_server._normalize import (
 )
 from openpanel_server._sessions import LiveSession, SessionTracker
 
-__all__ = ["IngestError", "Ingestor", "Record", "RequestInfo", "Result"]
+__all__ = ["IngestError", "Ingestor", "Record", "RequestInfo", "Result", "session_end_id"]
 
 #: (kind, row) with kind "event", "profile" or "group"; rows are JSON-ready dicts.
 Record = tuple[str, dict[str, Any]]
@@ -77,6 +77,14 @@ class Result:
     device_id: str
     session_id: str
     records: list[Record]
+
+
+_SESSION_END_NS = uuid.UUID("5d3c1f4e-7b0a-4c52-9a47-0e6f3b2d8c11")
+
+
+def session_end_id(session_id: str) -> str:
+    """The id of a session's ``session_end`` event: one per session, even across a crash."""
+    return uuid.uuid5(_SESSION_END_NS, session_id).hex
 
 
 def _no_geo(ip: str) -> Geo:
@@ -301,7 +309,7 @@ class Ingestor:
         row = dict(first) if first else {}
         row.update(
             {
-                "id": uuid.uuid4().hex,
+                "id": session_end_id(s.id),
                 "project_id": s.project_id,
                 "name": "session_end",
                 "device_id": s.device_id,

@@ -22,7 +22,7 @@ from openpanel_core._guard import suppress_internal_errors
 from openpanel_server._auth import Caller
 from openpanel_server._config import Settings
 from openpanel_server._geo import GeoLookup
-from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result
+from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result, session_end_id
 from openpanel_server._meta import MetaStore
 from openpanel_server._normalize import session_id
 from openpanel_server._sessions import SessionTracker
@@ -40,6 +40,9 @@ from openpanel_server._wal import WriteAheadLog
 __all__ = ["Server"]
 
 logger = logging.getLogger("openpanel_server")
+
+#: Seconds between saves of the live sessions (what a crash can lose of their state).
+_SESSION_SAVE_INTERVAL = 2.0
 
 
 class _RecentIds:
@@ -143,6 +146,8 @@ class Server:
         self._replay()
         self._seed_recent_ids()
         self._sessions_file = data / "sessions.json"
+        self._save_lock = threading.Lock()
+        self._saved_changes = -1
         self._restore_sessions()
 
     # ------------------------------------------------------------------ ingestion
@@ -283,7 +288,13 @@ class Server:
         )
 
     def _restore_sessions(self) -> None:
-        """Live sessions saved by the last clean shutdown (a crash loses them)."""
+        """Live sessions as last saved (every few seconds, at each reap and at shutdown).
+
+        After a crash the snapshot is at most ``_SESSION_SAVE_INTERVAL`` old: sessions carry
+        on, and those idle too long are closed by the reaper with their ``session_end``
+        (whose id is derived from the session, so one written before the crash is not
+        written again).
+        """
         try:
             saved = json.loads(self._sessions_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -291,15 +302,19 @@ class Server:
         except ValueError:
             logger.warning("ignoring an unreadable %s", self._sessions_file)
             return
-        finally:
-            self._sessions_file.unlink(missing_ok=True)
         restored = self.sessions.restore(saved)
         logger.info("restored %d live session(s)", restored)
 
-    def _save_sessions(self) -> None:
-        tmp = self._sessions_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.sessions.snapshot()), encoding="utf-8")
-        tmp.replace(self._sessions_file)
+    def _save_sessions(self, *, force: bool = False) -> None:
+        """Write the live sessions atomically when they changed since the last save."""
+        with self._save_lock:
+            changes, sessions = self.sessions.snapshot()
+            if changes == self._saved_changes and not force:
+                return
+            tmp = self._sessions_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(sessions), encoding="utf-8")
+            tmp.replace(self._sessions_file)
+            self._saved_changes = changes
 
     def _seed_recent_ids(self) -> None:
         """Remember the ids of the last two days of events.
@@ -326,10 +341,15 @@ class Server:
         logger.info("replayed %d record(s) from the write-ahead log", len(batch))
 
     def _flush_loop(self) -> None:
+        saved_at = time.monotonic()
         while not self._stop.wait(self.settings.flush_interval):
             # A failed flush is logged (once per error type) and retried: the log keeps it all.
             with suppress_internal_errors("flush to the store", background=True):
                 self.flush()
+            if time.monotonic() - saved_at >= _SESSION_SAVE_INTERVAL:
+                saved_at = time.monotonic()
+                with suppress_internal_errors("save live sessions", background=True):
+                    self._save_sessions()
 
     def _reap_loop(self) -> None:
         interval = min(60.0, max(0.5, self.settings.session_timeout / 10))
@@ -337,10 +357,18 @@ class Server:
             ended = self.sessions.reap(time.time())
             if not ended:
                 continue
+            # A session restored from a snapshot taken before its session_end was written (then
+            # the crash) is closed again: its session_end has the same id, and is skipped.
+            ended = [s for s in ended if not self.recent.seen(s.project_id, session_end_id(s.id))]
             req = RequestInfo("", "", "", "", dt.datetime.now(dt.timezone.utc), time.time())
             records = [self.ingestor.session_end_record(s, req) for s in ended]
             records += [self.ingestor.session_record(s) for s in ended]
-            self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+            if records:
+                self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+            for s in ended:
+                self.recent.add(s.project_id, session_end_id(s.id))
+            with suppress_internal_errors("save live sessions", background=True):
+                self._save_sessions()
 
     def start(self) -> None:
         """Start the flusher and the session reaper."""
@@ -355,7 +383,7 @@ class Server:
         for t in self._threads:
             t.join(5)
         self.flush()
-        self._save_sessions()
+        self._save_sessions(force=True)
         self.store.close()
         self.wal.close()
         self.geo.close()

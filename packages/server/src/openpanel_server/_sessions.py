@@ -55,6 +55,8 @@ class SessionTracker:
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str], LiveSession] = {}
         self._by_profile: dict[tuple[str, str], tuple[str, str]] = {}
+        #: Bumped by every change; the server saves a snapshot when it moved.
+        self.changes = 0
 
     def touch(
         self,
@@ -77,6 +79,7 @@ class SessionTracker:
         """
         key = (project_id, device_id)
         with self._lock:
+            self.changes += 1
             live = self._live.get(key)
             ended = None
             if live is not None and event_ms - live.last_ms > self.timeout_ms:
@@ -139,6 +142,8 @@ class SessionTracker:
             done = [s for s in self._live.values() if wall - s.last_seen_wall > limit]
             for s in done:
                 self._forget(s)
+            if done:
+                self.changes += 1
         return done
 
     def _forget(self, session: LiveSession) -> None:
@@ -148,10 +153,10 @@ class SessionTracker:
             if self._by_profile.get(key) == (session.project_id, session.device_id):
                 del self._by_profile[key]
 
-    def snapshot(self) -> list[dict[str, object]]:
-        """Every live session as plain data (saved at shutdown, restored at start)."""
+    def snapshot(self) -> tuple[int, list[dict[str, object]]]:
+        """The change count and every live session as plain data (saved, restored at start)."""
         with self._lock:
-            return [dataclasses.asdict(s) for s in self._live.values()]
+            return self.changes, [dataclasses.asdict(s) for s in self._live.values()]
 
     def restore(self, sessions: list[dict[str, Any]]) -> int:
         """Put saved sessions back (the reaper closes those idle too long, as usual)."""
