@@ -1,0 +1,171 @@
+"""The request hooks: open the end user's context, record the request, close the context.
+
+``before_request`` runs first of the app's hooks (so other hooks' events carry the context),
+``after_request`` and ``teardown_request`` last. Every body runs inside the core's guard: an SDK
+error is logged once and swallowed, never raised into the app (re-raised under tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, MutableMapping
+from contextlib import AbstractContextManager
+from time import perf_counter
+from typing import Any
+
+from flask import Flask, Response, g, request
+from openpanel_core import RequestContext
+from openpanel_core._guard import call_user_hook, guarded
+from openpanel_web_bridge import (
+    client_ip,
+    device_cookie_header,
+    new_device_id,
+    read_device_cookie,
+    request_event,
+    request_info,
+)
+
+from openpanel_flask._identity import Profile, to_profile
+from openpanel_flask._state import OpenPanelState
+
+__all__ = ["G_KEY", "RequestState", "environ_getter", "install_hooks"]
+
+#: Attribute of ``flask.g`` holding the per-request state.
+G_KEY = "_openpanel"
+
+
+class RequestState:
+    """What the hooks remember about one request (``g._openpanel``)."""
+
+    __slots__ = ("context", "device_id", "new_device", "profile", "start", "status")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.context: AbstractContextManager[RequestContext] | None = None
+        self.profile: Profile | None = None
+        self.device_id: str | None = None
+        self.new_device = False
+        self.status: int | None = None
+
+
+def environ_getter(environ: MutableMapping[str, Any]) -> Callable[[str], str | None]:
+    """A ``get_header(lower_case_name)`` reading the WSGI environ directly."""
+
+    def get_header(name: str) -> str | None:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return value if isinstance(value, str) else None
+
+    return get_header
+
+
+def _close(context: AbstractContextManager[RequestContext] | None) -> None:
+    if context is not None:
+        # A request finished in another contextvars.Context (rare: a streamed body iterated
+        # elsewhere) cannot reset the variable there; the value dies with that Context.
+        with contextlib.suppress(ValueError):
+            context.__exit__(None, None, None)
+
+
+def install_hooks(app: Flask, state: OpenPanelState) -> None:
+    """Register the hooks of ``state`` on ``app`` (ours first, so we wrap the others)."""
+    config = state.config
+    client = state.client
+    excluded = state.excluded
+    open_context = client.context
+    identify_once = state.identify_once
+    identify_users = config.identify_users
+    device_cookie = config.device_cookie
+    track_requests = config.track_requests
+
+    @guarded("flask before_request")
+    def before_request() -> None:
+        environ = request.environ
+        if excluded(environ.get("PATH_INFO") or "/"):
+            return
+        rs = RequestState(perf_counter())
+        identify = state.identify_for(app)
+        profile = None
+        if identify is not None:
+            ok, value = call_user_hook("identify", identify)
+            profile = to_profile(value) if ok else None
+        device_id = None
+        if device_cookie:
+            device_id = read_device_cookie(environ.get("HTTP_COOKIE"), config)
+            if device_id is None:
+                device_id = new_device_id()
+                rs.new_device = True
+        ip = client_ip(environ_getter(environ), environ.get("REMOTE_ADDR"), config)
+        context = open_context(
+            ip=ip,
+            user_agent=environ.get("HTTP_USER_AGENT"),
+            device_id=device_id,
+            profile_id=None if profile is None else profile.profile_id,
+        )
+        context.__enter__()
+        rs.context = context
+        rs.profile = profile
+        rs.device_id = device_id
+        setattr(g, G_KEY, rs)
+        if (
+            profile is not None
+            and identify_users
+            and identify_once.should_identify(str(profile.profile_id), profile.traits or None)
+        ):
+            client.identify(profile.profile_id, **profile.identify_kwargs())
+
+    @guarded("flask after_request")
+    def _after(response: Response) -> None:
+        rs: RequestState | None = g.get(G_KEY)
+        if rs is None:
+            return
+        rs.status = response.status_code
+        if rs.new_device and rs.device_id is not None:
+            # Never a cookie on a response that shared caches may keep for other visitors.
+            if "public" in response.headers.get("Cache-Control", "").lower():
+                return
+            https = request.environ.get("wsgi.url_scheme") == "https"
+            response.headers.add(
+                "Set-Cookie", device_cookie_header(rs.device_id, config, https=https)
+            )
+
+    def after_request(response: Response) -> Response:
+        _after(response)
+        return response
+
+    def _track(rs: RequestState) -> None:
+        environ = request.environ
+        rule = request.url_rule
+        info = request_info(
+            environ_getter(environ),
+            environ.get("REMOTE_ADDR"),
+            method=request.method,
+            scheme=request.scheme,
+            host=request.host or None,
+            path=request.script_root + request.path,
+            query=request.query_string.decode("latin-1"),
+            config=config,
+        )
+        name, properties = request_event(
+            info,
+            status=500 if rs.status is None else rs.status,
+            duration_ms=(perf_counter() - rs.start) * 1000.0,
+            route=None if rule is None else rule.rule,
+            config=config,
+        )
+        client.track(name, properties)
+
+    @guarded("flask teardown_request")
+    def teardown_request(exc: BaseException | None) -> None:
+        rs: RequestState | None = g.pop(G_KEY, None)
+        if rs is None:
+            return
+        try:
+            if track_requests:
+                _track(rs)
+        finally:
+            _close(rs.context)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, before_request)
+    if track_requests or device_cookie:
+        app.after_request_funcs.setdefault(None, []).insert(0, after_request)
+    app.teardown_request_funcs.setdefault(None, []).insert(0, teardown_request)
