@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpanel_core._models import (
-    AliasEvent,
     AssignGroupEvent,
     DecrementEvent,
     GroupEvent,
@@ -110,20 +109,25 @@ class Ingestor:
     # ------------------------------------------------------------------ entry point
 
     def process(self, item: Any, caller: Caller, req: RequestInfo, event_id: str | None) -> Result:
-        """Process one validated item (a model from ``openpanel_core._models``)."""
-        if isinstance(item, TrackEvent):
+        """Process one validated item: a ``/track`` model or a ``/track/batch`` item.
+
+        Both kinds come from ``openpanel_core._models`` and carry the same ``type`` literal
+        and ``payload`` model, so batch items are processed as they are (no conversion).
+        """
+        kind = item.type
+        if kind == "track":
             return self._track(item, caller, req, event_id)
-        if isinstance(item, IdentifyEvent):
+        if kind == "identify":
             return self._identify(item, caller, req)
-        if isinstance(item, (IncrementEvent, DecrementEvent)):
+        if kind in ("increment", "decrement"):
             return self._adjust(item, caller, req)
-        if isinstance(item, GroupEvent):
+        if kind == "group":
             return self._group(item, caller, req)
-        if isinstance(item, AssignGroupEvent):
+        if kind == "assign_group":
             return self._assign_group(item, caller, req)
-        if isinstance(item, AliasEvent):
+        if kind == "alias":
             raise IngestError(400, "type", "Alias is not supported")
-        if isinstance(item, ReplayEvent):
+        if kind == "replay":
             return self._replay(item, caller, req)
         raise IngestError(400, "type", "Unknown type")  # pragma: no cover - the union is closed
 
@@ -501,7 +505,7 @@ class Ingestor:
         except ValueError:
             raise IngestError(400, "payload.property", "Property value is not a number") from None
         step = int(p.value or 1)
-        node[parts[-1]] = value + step if isinstance(item, IncrementEvent) else value - step
+        node[parts[-1]] = value + step if item.type == "increment" else value - step
         record = self._profile_record(
             caller.project.id, str(p.profile_id), {"properties": properties}, None, req
         )

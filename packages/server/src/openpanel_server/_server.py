@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from openpanel_core._guard import suppress_internal_errors
+from openpanel_server import _fastjson as fastjson
 from openpanel_server._auth import Caller
 from openpanel_server._config import Settings
 from openpanel_server._geo import GeoLookup
@@ -185,7 +186,7 @@ class Server:
                 results.append(result)
                 records.extend(result.records)
             if records:
-                self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+                self.wal.append([fastjson.dumps(r) for r in records])
         except BaseException:
             self.recent.release(project_id, claimed)
             raise
@@ -228,7 +229,7 @@ class Server:
             batch = list(self.wal.read_from(self._flushed_seq + 1))
             if not batch:
                 return 0
-            self._write([json.loads(data) for _, data in batch], dedupe=False)
+            self._write([fastjson.loads(data) for _, data in batch], dedupe=False)
             last = batch[-1][0]
             self.wal.checkpoint(last)
             self._flushed_seq = last
@@ -331,7 +332,7 @@ class Server:
         batch = list(self.wal.read_from(self._flushed_seq + 1))
         if not batch:
             return
-        records = [json.loads(data) for _, data in batch]
+        records = [fastjson.loads(data) for _, data in batch]
         self._write(records, dedupe=True)
         for kind, row in records:
             if kind == "event":
@@ -364,7 +365,7 @@ class Server:
             records = [self.ingestor.session_end_record(s, req) for s in ended]
             records += [self.ingestor.session_record(s) for s in ended]
             if records:
-                self.wal.append([json.dumps(r, separators=(",", ":")).encode() for r in records])
+                self.wal.append([fastjson.dumps(r) for r in records])
             for s in ended:
                 self.recent.add(s.project_id, session_end_id(s.id))
             with suppress_internal_errors("save live sessions", background=True):
