@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template_string, session
+
 from openpanel_core import OpenPanel as OpenPanelClient
 from openpanel_core.testing import RecordedEvent, RecordingTransport
-
 from openpanel_flask import IdentifyFunc, OpenPanel, current_client
 
 __all__ = [
@@ -42,11 +42,7 @@ def recording_client() -> tuple[OpenPanelClient, RecordingTransport]:
 
 def tracks(transport: RecordingTransport, name: str | None = None) -> list[RecordedEvent]:
     """The ``track`` events recorded (of one name)."""
-    return [
-        e
-        for e in transport.events
-        if e.type == "track" and (name is None or e.name == name)
-    ]
+    return [e for e in transport.events if e.type == "track" and (name is None or e.name == name)]
 
 
 def session_identify() -> Any:
@@ -67,45 +63,45 @@ def build_app(
 ) -> Flask:
     """A small but real app: pages, an error, a template, a login kept in the session."""
     app = Flask(name)
-    app.config.update(
+    app.config.from_mapping(
         TESTING=True,
         SECRET_KEY="test-secret-key",
         OPENPANEL_CLIENT_ID=CLIENT_ID,
         OPENPANEL_API_URL="http://openpanel.test",
     )
-    app.config.update(config or {})
+    app.config.from_mapping(config or {})
 
     @app.get("/")
-    def home() -> str:  # pyright: ignore[reportUnusedFunction]
+    def home() -> str:
         return "home"
 
     @app.get("/items/<int:item_id>")
-    def item(item_id: int) -> Any:  # pyright: ignore[reportUnusedFunction]
+    def item(item_id: int) -> Any:
         resp = jsonify(item=item_id)
         resp.headers["X-Item"] = str(item_id)
         resp.set_cookie("seen", str(item_id))
         return resp
 
     @app.post("/buy")
-    def buy() -> tuple[str, int]:  # pyright: ignore[reportUnusedFunction]
+    def buy() -> tuple[str, int]:
         if extension:
             current_client().track("purchase", {"sku": "A1"})
         return "bought", 201
 
     @app.get("/boom")
-    def boom() -> str:  # pyright: ignore[reportUnusedFunction]
+    def boom() -> str:
         raise RuntimeError("view failed")
 
     @app.get("/missing")
-    def missing() -> str:  # pyright: ignore[reportUnusedFunction]
+    def missing() -> str:
         abort(404)
 
     @app.errorhandler(RuntimeError)
-    def on_runtime_error(exc: RuntimeError) -> tuple[str, int]:  # pyright: ignore[reportUnusedFunction]
+    def on_runtime_error(exc: RuntimeError) -> tuple[str, int]:
         return f"handled: {exc}", 500
 
     @app.get("/page")
-    def page() -> str:  # pyright: ignore[reportUnusedFunction]
+    def page() -> str:
         nonce = g.get("csp_nonce")
         return render_template_string(
             "<html><head>{{ openpanel_script() if openpanel_script is defined }}</head>"
@@ -114,11 +110,11 @@ def build_app(
         )
 
     @app.get("/health")
-    def health() -> str:  # pyright: ignore[reportUnusedFunction]
+    def health() -> str:
         return "ok"
 
     @app.post("/login")
-    def login() -> str:  # pyright: ignore[reportUnusedFunction]
+    def login() -> str:
         session["user"] = {"id": "user-42", "email": "ada@example.com", "name": "Ada"}
         return "logged in"
 

@@ -35,9 +35,7 @@ def test_track_in_a_view_carries_the_visitors_ip_and_user_agent() -> None:
 def test_ip_from_a_trusted_forwarding_header() -> None:
     client, transport = recording_client()
     app = build_app({"OPENPANEL_IP_HEADER": "x-forwarded-for"}, client=client)
-    app.test_client().post(
-        "/buy", environ_base=_env(HTTP_X_FORWARDED_FOR="198.51.100.7, 10.0.0.1")
-    )
+    app.test_client().post("/buy", environ_base=_env(HTTP_X_FORWARDED_FOR="198.51.100.7, 10.0.0.1"))
     [event] = tracks(transport, "purchase")
     assert event.ip == "10.0.0.1"  # one trusted hop: the entry our proxy appended
     app2 = build_app(
@@ -151,7 +149,7 @@ def test_static_files_are_excluded(tmp_path: Any) -> None:
     (tmp_path / "static" / "app.css").write_text("body{}")
     client, transport = recording_client()
     app = Flask("static_app", root_path=str(tmp_path))
-    app.config.update(
+    app.config.from_mapping(
         OPENPANEL_CLIENT_ID="3f1c2b7e-8d4a-4c55-9e0f-1a2b3c4d5e6f",
         OPENPANEL_TRACK_REQUESTS=True,
     )
@@ -169,7 +167,7 @@ def test_context_opens_before_the_apps_own_hooks() -> None:
     app = build_app(extension=False)
 
     @app.before_request
-    def audit() -> None:  # pyright: ignore[reportUnusedFunction]
+    def audit() -> None:
         current_client().track("audit")
 
     from openpanel_flask import OpenPanel
@@ -221,7 +219,7 @@ def test_async_views_see_the_context() -> None:
     app = build_app(client=client)
 
     @app.get("/async")
-    async def async_view() -> str:  # pyright: ignore[reportUnusedFunction]
+    async def async_view() -> str:
         current_client().track("from_async")
         return "ok"
 
@@ -236,7 +234,7 @@ def test_per_request_state_lives_on_g_and_is_removed_at_teardown() -> None:
     seen: list[Any] = []
 
     @app.get("/peek")
-    def peek() -> str:  # pyright: ignore[reportUnusedFunction]
+    def peek() -> str:
         seen.append(g.get("_openpanel"))
         seen.append(current_context())
         return "ok"
@@ -281,7 +279,7 @@ def test_device_cookie_never_on_publicly_cached_responses() -> None:
     app = build_app({"OPENPANEL_DEVICE_COOKIE": True}, client=client)
 
     @app.get("/cached")
-    def cached() -> Any:  # pyright: ignore[reportUnusedFunction]
+    def cached() -> Any:
         return "cached", 200, {"Cache-Control": "public, max-age=600"}
 
     r = app.test_client().get("/cached", environ_base=_env())

@@ -23,7 +23,6 @@ Templates call ``{{ openpanel_script() }}`` in ``<head>``; webhook receivers use
 from __future__ import annotations
 
 from openpanel_core import __version__
-
 from openpanel_flask._extension import OpenPanel, current_client
 from openpanel_flask._identity import IdentifyFunc, ProfileDict
 from openpanel_flask._state import OpenPanelState

@@ -11,11 +11,11 @@ Mounted at the bridge prefix (``OPENPANEL_PREFIX``, default ``/_op``):
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
-from openpanel_core._guard import suppress_internal_errors
-from openpanel_web_bridge import client_ip, read_device_cookie, script_response
 
+from openpanel_core._guard import suppress_internal_errors
 from openpanel_flask._hooks import environ_getter
 from openpanel_flask._state import OpenPanelState
+from openpanel_web_bridge import client_ip, read_device_cookie, script_response
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint"]
 
@@ -37,7 +37,7 @@ def make_blueprint(state: OpenPanelState, name: str = BLUEPRINT_NAME) -> Bluepri
     if config.script:
 
         @bp.get("/op.js")
-        def script() -> Response:  # pyright: ignore[reportUnusedFunction]
+        def script() -> Response:
             headers = request.headers
             answer = script_response(
                 headers.get("If-None-Match"), accept_encoding=headers.get("Accept-Encoding")
@@ -50,7 +50,7 @@ def make_blueprint(state: OpenPanelState, name: str = BLUEPRINT_NAME) -> Bluepri
     if config.proxy:
 
         @bp.route("/<path:subpath>", methods=["GET", "POST"])
-        def proxy(subpath: str) -> Response:  # pyright: ignore[reportUnusedFunction]
+        def proxy(subpath: str) -> Response:
             with suppress_internal_errors("flask proxy"):
                 return _forward(state, subpath)
             return _json(_FAILED, 502)

@@ -58,5 +58,6 @@ def read_config(config: Mapping[str, Any]) -> tuple[BridgeConfig, dict[str, Any]
     register: Any = config.get("OPENPANEL_REGISTER_BLUEPRINT", True)
     if not isinstance(register, bool):
         raise ConfigurationError(f"{_SOURCE}['OPENPANEL_REGISTER_BLUEPRINT'] must be a bool")
-    client_options: dict[str, Any] = {str(k): v for k, v in options.items()}  # pyright: ignore[reportUnknownVariableType]
+    pairs: Mapping[Any, Any] = options  # pyright: ignore[reportUnknownVariableType]
+    client_options = {str(k): v for k, v in pairs.items()}
     return bridge, client_options, register

@@ -8,15 +8,15 @@ import warnings
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from openpanel_core import OpenPanel as OpenPanelClient
-from openpanel_web_bridge import IdentifyOnce, excluded_paths
 
+from openpanel_core import OpenPanel as OpenPanelClient
 from openpanel_flask._blueprint import make_blueprint
 from openpanel_flask._config import read_config
 from openpanel_flask._hooks import install_hooks
 from openpanel_flask._identity import IdentifyFunc
 from openpanel_flask._state import EXTENSION_KEY, OpenPanelState
 from openpanel_flask._template import make_script_global
+from openpanel_web_bridge import IdentifyOnce, excluded_paths
 
 __all__ = ["OpenPanel", "current_client"]
 

@@ -14,8 +14,12 @@ from time import perf_counter
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.globals import request_ctx
+
 from openpanel_core import RequestContext
 from openpanel_core._guard import call_user_hook, guarded
+from openpanel_flask._identity import Profile, to_profile
+from openpanel_flask._state import OpenPanelState
 from openpanel_web_bridge import (
     client_ip,
     device_cookie_header,
@@ -24,9 +28,6 @@ from openpanel_web_bridge import (
     request_event,
     request_info,
 )
-
-from openpanel_flask._identity import Profile, to_profile
-from openpanel_flask._state import OpenPanelState
 
 __all__ = ["G_KEY", "RequestState", "environ_getter", "install_hooks"]
 
@@ -58,6 +59,20 @@ def environ_getter(environ: MutableMapping[str, Any]) -> Callable[[str], str | N
     return get_header
 
 
+def _raw_session() -> Any:
+    """The request's session object, read without marking it accessed.
+
+    ``flask.session`` marks the session accessed by itself (Flask 3.1 sets the flag in
+    ``RequestContext.session``), so the object is taken from the context's attributes:
+    ``_session`` since Flask 3.1, ``session`` before.
+    """
+    ctx: Any = getattr(request_ctx, "_get_current_object")()  # noqa: B009 - no stub for it
+    attributes: dict[str, Any] = ctx.__dict__
+    if "_session" in attributes:
+        return attributes["_session"]
+    return attributes.get("session")
+
+
 def _close(context: AbstractContextManager[RequestContext] | None) -> None:
     if context is not None:
         # A request finished in another contextvars.Context (rare: a streamed body iterated
@@ -86,7 +101,13 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
         identify = state.identify_for(app)
         profile = None
         if identify is not None:
+            # Reading the session marks it accessed, and Flask then adds "Vary: Cookie" to the
+            # response: a change the app did not ask for. Put the flag back as it was.
+            raw = _raw_session()
+            accessed = getattr(raw, "accessed", True)
             ok, value = call_user_hook("identify", identify)
+            if not accessed:
+                raw.accessed = False
             profile = to_profile(value) if ok else None
         device_id = None
         if device_cookie:
@@ -101,11 +122,11 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
             device_id=device_id,
             profile_id=None if profile is None else profile.profile_id,
         )
-        context.__enter__()
-        rs.context = context
         rs.profile = profile
         rs.device_id = device_id
-        setattr(g, G_KEY, rs)
+        setattr(g, G_KEY, rs)  # first: teardown must find whatever was opened
+        context.__enter__()
+        rs.context = context
         if (
             profile is not None
             and identify_users

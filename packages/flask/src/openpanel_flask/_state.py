@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+
 from openpanel_core import OpenPanel as OpenPanelClient
 from openpanel_core.webhooks import Verifier
-from openpanel_web_bridge import BridgeConfig, IdentifyOnce, PathMatcher, Proxy
-
 from openpanel_flask._identity import IdentifyFunc, default_identify
+from openpanel_web_bridge import BridgeConfig, IdentifyOnce, PathMatcher, Proxy
 
 __all__ = ["EXTENSION_KEY", "OpenPanelState", "current_state"]
 
@@ -41,7 +41,9 @@ class OpenPanelState:
     identify_func: IdentifyFunc | None = None
     _identify: Any = field(default=_UNRESOLVED, repr=False)
     _proxy: Proxy | None = field(default=None, repr=False)
-    _verifiers: dict[tuple[Any, ...], Verifier] = field(default_factory=dict[tuple[Any, ...], Verifier], repr=False)
+    _verifiers: dict[tuple[Any, ...], Verifier] = field(
+        default_factory=dict[tuple[Any, ...], Verifier], repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def identify_for(self, app: Flask) -> IdentifyFunc | None:

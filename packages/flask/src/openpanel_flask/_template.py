@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context, request
 from markupsafe import Markup
-from openpanel_core._guard import guarded
-from openpanel_web_bridge import render_snippet
 
+from openpanel_core._guard import guarded
 from openpanel_flask._hooks import G_KEY, RequestState
 from openpanel_flask._state import OpenPanelState
+from openpanel_web_bridge import BridgeConfig, render_snippet
 
 __all__ = ["make_script_global"]
 
@@ -21,6 +22,16 @@ _CURRENT: Any = object()
 def make_script_global(state: OpenPanelState) -> Callable[..., Markup]:
     """The ``openpanel_script`` template global of one app."""
     config = state.config
+    mounted: dict[str, BridgeConfig] = {}
+
+    def config_for(script_root: str) -> BridgeConfig:
+        # An app mounted below a path (SCRIPT_NAME) serves its prefix below that path too.
+        found = mounted.get(script_root)
+        if found is None:
+            found = dataclasses.replace(config, prefix=script_root + config.prefix)
+            if len(mounted) < 16:
+                mounted[script_root] = found
+        return found
 
     @guarded("flask openpanel_script", default="")
     def _render(
@@ -37,8 +48,9 @@ def make_script_global(state: OpenPanelState) -> Callable[..., Markup]:
                     profile_id = rs.profile.profile_id
         elif profile_id is _CURRENT:
             profile_id = None
+        script_root = request.script_root if has_request_context() else ""
         return render_snippet(
-            config,
+            config_for(script_root) if script_root else config,
             nonce=nonce,
             options=options,
             profile_id=None if profile_id is None else str(profile_id),

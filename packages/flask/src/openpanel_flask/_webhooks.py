@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from flask import Response, g, request
-from openpanel_core._guard import suppress_internal_errors
-from openpanel_core.webhooks import Verifier, WebhookError, WebhookMessage
-from openpanel_web_bridge import rejection_body
 
+from openpanel_core._guard import guarded
+from openpanel_core.webhooks import Verifier, WebhookError, WebhookMessage
 from openpanel_flask._state import OpenPanelState, current_state
+from openpanel_web_bridge import rejection_body
 
 __all__ = ["G_WEBHOOK_KEY", "openpanel_webhook", "webhook_message"]
 
@@ -99,7 +99,9 @@ def openpanel_webhook(
     own: dict[int, Verifier] = {}
 
     def build(found: tuple[str, ...], tol: int) -> Callable[[], Verifier]:
-        return lambda: Verifier(list(found), tolerance=tol, seen=seen, max_body_bytes=max_body_bytes)
+        return lambda: Verifier(
+            list(found), tolerance=tol, seen=seen, max_body_bytes=max_body_bytes
+        )
 
     def resolve(state: OpenPanelState | None) -> Verifier | None:
         tol = tolerance
@@ -115,30 +117,37 @@ def openpanel_webhook(
         configured = tuple(state.config.webhook_secrets)
         return state.verifier(("config", id(own), configured, tol), build(configured, tol))
 
+    @guarded("flask webhook")
+    def check(name: str) -> Response | WebhookMessage | None:
+        """The verified message, or the response refusing the request."""
+        try:
+            verifier = resolve(current_state())
+            if verifier is None:
+                logger.error(
+                    "openpanel: webhook view %s has no secret: set OPENPANEL_WEBHOOK_SECRETS "
+                    "or pass secrets=",
+                    name,
+                )
+                return _json(_NOT_CONFIGURED, 500)
+            length = request.content_length
+            if length is not None and length > max_body_bytes:
+                return _json(_TOO_LARGE, 413)
+            return verifier.verify(request.get_data(cache=True), request.headers)
+        except WebhookError as exc:
+            logger.info("openpanel: webhook rejected (%s)", exc.reason)
+            return _json(rejection_body(exc), exc.http_status)
+
     def decorate(view: Callable[_P, _R]) -> Callable[_P, _R | Response]:
+        name = getattr(view, "__name__", "?")
+
         @functools.wraps(view)
         def receive(*args: _P.args, **kwargs: _P.kwargs) -> _R | Response:
-            message: WebhookMessage | None = None
-            with suppress_internal_errors("flask webhook"):
-                try:
-                    verifier = resolve(current_state())
-                    if verifier is None:
-                        logger.error(
-                            "openpanel: webhook view %s has no secret: set "
-                            "OPENPANEL_WEBHOOK_SECRETS or pass secrets=",
-                            getattr(view, "__name__", "?"),
-                        )
-                        return _json(_NOT_CONFIGURED, 500)
-                    length = request.content_length
-                    if length is not None and length > max_body_bytes:
-                        return _json(_TOO_LARGE, 413)
-                    message = verifier.verify(request.get_data(cache=True), request.headers)
-                except WebhookError as exc:
-                    logger.info("openpanel: webhook rejected (%s)", exc.reason)
-                    return _json(rejection_body(exc), exc.http_status)
-            if message is None:  # an SDK error: fail closed, the view never runs unverified
+            result = check(name)
+            if result is None:  # an SDK error: fail closed, the view never runs unverified
                 return _json(_INTERNAL, 500)
-            setattr(g, G_WEBHOOK_KEY, message)
+            if isinstance(result, Response):
+                return result
+            setattr(g, G_WEBHOOK_KEY, result)
             return view(*args, **kwargs)
 
         return receive
