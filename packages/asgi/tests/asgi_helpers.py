@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,15 +22,18 @@ from openpanel_core.testing import AsyncRecordingTransport, RecordedEvent
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; the workspace has httpx, which works.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
+    from starlette import testclient as _testclient
+
+# Starlette types its TestClient with httpx2 (not installed here): seen as Any by type checkers.
+TestClient: Any = _testclient.TestClient
 
 __all__ = [
-    "TestClient",
     "API_URL",
     "BROWSER_UA",
     "CLIENT_ID",
     "PEER",
     "Recorder",
+    "TestClient",
     "asgi_client",
     "demo_app",
     "lifespan_run",
@@ -107,7 +110,7 @@ def demo_app(
         return PlainTextResponse("spawned", status_code=202)
 
     async def stream(request: Request) -> Response:
-        async def body() -> Any:
+        async def body() -> AsyncIterator[bytes]:
             for part in (b"a", b"b", b"c"):
                 await asyncio.sleep(0)
                 yield part

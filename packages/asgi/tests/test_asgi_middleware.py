@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -45,7 +46,7 @@ async def test_lifespan_messages_identical_and_owned_client_flushed_at_shutdown(
         from contextlib import asynccontextmanager
 
         @asynccontextmanager
-        async def lifespan(app: Starlette) -> Any:
+        async def lifespan(app: Starlette) -> AsyncGenerator[None]:
             seen.append("startup")
             yield
             seen.append("shutdown")
@@ -257,7 +258,11 @@ def test_constructor_compatible_with_starlette_middleware() -> None:
 async def test_context_carried_into_endpoint_and_spawned_task() -> None:
     rec = Recorder()
     tasks: list[asyncio.Task[None]] = []
-    app = wrap(demo_app(rec.client, spawned=tasks), rec, identify=lambda scope: "user-42")
+
+    def identify(scope: Any) -> str:
+        return "user-42"
+
+    app = wrap(demo_app(rec.client, spawned=tasks), rec, identify=identify)
     headers = {"user-agent": BROWSER_UA}
     async with asgi_client(app) as http:
         assert (await http.get("/items/9", headers=headers)).status_code == 200
@@ -448,7 +453,11 @@ async def test_identify_once_per_session_and_again_when_traits_change() -> None:
 
 async def test_identify_users_off_sends_no_identify_but_keeps_profile() -> None:
     rec = Recorder()
-    app = wrap(demo_app(rec.client), rec, identify=lambda s: 77, identify_users=False)
+
+    def identify(scope: Any) -> int:
+        return 77
+
+    app = wrap(demo_app(rec.client), rec, identify=identify, identify_users=False)
     async with asgi_client(app) as http:
         await http.get("/items/5")
     events = await rec.events()
