@@ -1,0 +1,263 @@
+"""The served op.js in jsdom (Node): queue before init, init order, SPA navigation, never throws.
+
+jsdom comes from the server package's npm test folder (``packages/server/tests/npm``, pinned in
+its ``package-lock.json``). When it is not installed yet, it is installed exactly as the server's
+npm compatibility tests do (``npm ci`` under the same lock marker and OS file lock, so the two
+never race). Without Node the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bridge_helpers import CLIENT_ID
+
+from openpanel_core import __version__
+from openpanel_web_bridge._script import script_source
+
+NPM_DIR = Path(__file__).resolve().parents[2] / "server" / "tests" / "npm"
+DRIVER = Path(__file__).parent / "js" / "op_jsdom.cjs"
+NODE_TIMEOUT = 60
+NPM_CI_TIMEOUT = 600
+
+
+def _installed(marker: Path, digest: str) -> bool:
+    return marker.is_file() and marker.read_text() == digest
+
+
+def _ensure_jsdom() -> None:
+    """Install the server's npm test folder unless this lock file is already installed."""
+    lock_file = NPM_DIR / "package-lock.json"
+    if not lock_file.is_file():
+        pytest.skip(f"{lock_file} is missing: jsdom for the op.js test comes from there")
+    digest = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    marker = NPM_DIR / "node_modules" / ".openpanel-compat-installed"
+    if (
+        _installed(marker, digest)
+        or (NPM_DIR / "node_modules" / "jsdom" / "package.json").is_file()
+    ):
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"npm is not on PATH, so jsdom cannot be installed in {NPM_DIR}")
+    key = hashlib.sha256(str(NPM_DIR.resolve()).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-compat-{key}.lock"
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if _installed(marker, digest):
+                return
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=NPM_DIR,
+                capture_output=True,
+                text=True,
+                timeout=NPM_CI_TIMEOUT,
+                check=False,
+            )
+            if done.returncode != 0:
+                pytest.fail(
+                    f"`npm ci` in {NPM_DIR} failed ({done.returncode}):\n{done.stderr[-3000:]}",
+                    pytrace=False,
+                )
+            marker.write_text(digest)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("`node` is not on PATH: the op.js behaviour test needs Node.js 20+ (jsdom)")
+    _ensure_jsdom()
+    config = {"npmDir": str(NPM_DIR), "script": script_source().decode(), "clientId": CLIENT_ID}
+    done = subprocess.run(
+        [node, str(DRIVER)],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        pytest.fail(f"node {DRIVER.name} failed ({done.returncode}):\n{done.stderr}", pytrace=False)
+    out: dict[str, Any] = json.loads(done.stdout)
+    assert out.pop("unhandled") == [], "no unhandled promise rejections"
+    return out
+
+
+def bodies(scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    assert scenario["errors"] == [], scenario["errors"]
+    return [r["body"] for r in scenario["requests"]]
+
+
+def names(scenario: dict[str, Any]) -> list[str]:
+    return [b["payload"].get("name", b["type"]) for b in bodies(scenario)]
+
+
+def test_request_shape(scenarios: dict[str, Any]) -> None:
+    for name, scenario in scenarios.items():
+        for request in scenario["requests"]:
+            assert request["url"] == "/_op/track", name
+            assert request["method"] == "POST"
+            assert request["keepalive"] is True
+            assert request["headers"] == {
+                "content-type": "application/json",
+                "openpanel-client-id": CLIENT_ID,
+                "openpanel-sdk-name": "openpanel-browser",
+                "openpanel-sdk-version": __version__,
+            }
+            assert set(request["body"]) == {"type", "payload"}
+            assert "null" not in json.dumps(request["body"]), "optional fields never null"
+
+
+def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> None:
+    s = scenarios["queueBeforeInit"]
+    assert s["thrown"] == []
+    assert bodies(s) == [
+        {"type": "track", "payload": {"name": "early", "properties": {"a": 1}}},
+        {
+            "type": "identify",
+            "payload": {"profileId": "u1", "email": "u1@example.com", "properties": {}},
+        },
+        {
+            "type": "track",
+            "payload": {
+                "name": "screen_view",
+                "profileId": "u1",
+                "properties": {
+                    "app": "shop",
+                    "__path": "https://shop.example/",
+                    "__title": "Start",
+                    "__referrer": "https://www.google.com/",
+                },
+            },
+        },
+        {
+            "type": "track",
+            "payload": {"name": "after", "profileId": "u1", "properties": {"app": "shop", "c": 2}},
+        },
+        {
+            "type": "track",
+            "payload": {"name": "loaded", "profileId": "u1", "properties": {"app": "shop"}},
+        },
+        {
+            "type": "track",
+            "payload": {
+                "name": "method_style",
+                "profileId": "u1",
+                "properties": {"app": "shop", "m": True},
+            },
+        },
+    ]
+
+
+def test_init_first(scenarios: dict[str, Any]) -> None:
+    assert names(scenarios["initFirst"]) == ["screen_view", "clicked"]
+
+
+def test_stub_without_init_waits_and_never_throws(scenarios: dict[str, Any]) -> None:
+    s = scenarios["noInit"]
+    assert s["before"] == 0
+    assert s["thrown"] == []
+    assert bodies(s) == [
+        {"type": "track", "payload": {"name": "waiting", "properties": {"n": 1}}},
+        {"type": "track", "payload": {"name": "revenue", "properties": {"__revenue": 500}}},
+        {"type": "track", "payload": {"name": "still_waiting", "properties": {}}},
+    ]
+
+
+def test_spa_navigation(scenarios: dict[str, Any]) -> None:
+    s = scenarios["spa"]
+    assert s["thrown"] == []
+    views = [b["payload"]["properties"] for b in bodies(s)]
+    assert [v["__path"] for v in views] == [
+        "https://shop.example/",
+        "https://shop.example/pricing",  # pushState (replaceState to it again: no new view)
+        "https://shop.example/checkout?step=1",  # the hash-only change was not a view
+        "https://shop.example/",  # popstate (history.go)
+        "https://shop.example/b",  # two quick pushes: one view, the last
+    ]
+    assert views[1]["__title"] == "Pricing"
+    assert views[0]["__referrer"] == "https://www.google.com/"
+    assert all("__referrer" not in v for v in views[1:]), "referrer on the first view only"
+    assert names(s) == ["screen_view"] * 5
+
+
+def test_hash_changes_when_asked(scenarios: dict[str, Any]) -> None:
+    paths = [b["payload"]["properties"]["__path"] for b in bodies(scenarios["hashChanges"])]
+    assert paths == [
+        "https://shop.example/",
+        "https://shop.example/#faq",
+        "https://shop.example/#team",
+    ]
+
+
+def test_never_throws(scenarios: dict[str, Any]) -> None:
+    s = scenarios["neverThrows"]
+    assert s["loaded"] is True
+    assert s["same"] is True, "a second copy of the script changes nothing"
+    # Only the page's own error reached the page: the SDK does not swallow or cause errors.
+    assert len(s["thrown"]) == 1
+    assert s["thrown"][0].startswith("SecurityError")
+    assert names(s) == ["ok"]
+
+
+def test_without_stub(scenarios: dict[str, Any]) -> None:
+    assert names(scenarios["noStub"]) == ["direct"]
+
+
+def test_api_calls(scenarios: dict[str, Any]) -> None:
+    s = scenarios["api"]
+    assert s["thrown"] == []
+    assert bodies(s) == [
+        {
+            "type": "track",
+            "payload": {
+                "name": "revenue",
+                "profileId": "u1",
+                "properties": {"plan": "pro", "__revenue": 1299},
+            },
+        },
+        {"type": "increment", "payload": {"profileId": "u1", "property": "logins", "value": 1}},
+        {"type": "decrement", "payload": {"profileId": "u2", "property": "credits", "value": 5}},
+        {
+            "type": "identify",
+            "payload": {"profileId": "u1", "firstName": "Ada", "properties": {"tier": "gold"}},
+        },
+        {
+            "type": "track",
+            "payload": {
+                "name": "signup_click",
+                "profileId": "u1",
+                "properties": {"app": "shop", "release": "1.2", "planName": "pro"},
+            },
+        },
+        {
+            "type": "track",
+            "payload": {
+                "name": "link_out",
+                "profileId": "u1",
+                "properties": {
+                    "app": "shop",
+                    "release": "1.2",
+                    "href": "https://docs.example.org/guide",
+                    "text": "Read the docs",
+                },
+            },
+        },
+        # clear(): no profile any more, so no increment either.
+        {
+            "type": "track",
+            "payload": {"name": "anonymous", "properties": {"app": "shop", "release": "1.2"}},
+        },
+    ]
