@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from http.cookies import SimpleCookie
+from typing import Any, Protocol, cast
 
-from django.test import override_settings
+from django.test import AsyncClient, Client, override_settings
 
 from openpanel_core.testing import RecordedEvent, RecordingTransport
 
@@ -15,7 +16,10 @@ __all__ = [
     "CLIENT_ID",
     "MIDDLEWARE",
     "SECRET",
+    "AsyncWeb",
     "OpenPanelFixture",
+    "Response",
+    "Web",
     "response_snapshot",
 ]
 
@@ -60,7 +64,7 @@ class OpenPanelFixture:
         return values
 
     @contextmanager
-    def settings(self, **changes: Any) -> Iterator[None]:
+    def settings(self, **changes: Any) -> Generator[None]:
         """Override ``settings.OPENPANEL`` with the base values plus ``changes``."""
         with override_settings(OPENPANEL=self.config(**changes)):
             yield
@@ -77,6 +81,86 @@ class OpenPanelFixture:
     def of_type(self, kind: str) -> list[RecordedEvent]:
         """The events of one wire type (``identify``, ...)."""
         return [e for e in self.events if e.type == kind]
+
+
+class Response(Protocol):
+    """What the tests read from a Django test response."""
+
+    status_code: int
+    content: bytes
+    cookies: SimpleCookie
+    headers: Mapping[str, str]
+
+    def __getitem__(self, header: str) -> str: ...
+    def __contains__(self, header: str) -> bool: ...
+    def items(self) -> Iterable[tuple[str, str]]: ...
+    def json(self) -> Any: ...
+
+
+class Web:
+    """``django.test.Client`` with types (Django ships none)."""
+
+    def __init__(self, **defaults: Any) -> None:
+        self.client: Any = cast("Any", Client)(**defaults)
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        """The cookie jar."""
+        return cast("SimpleCookie", self.client.cookies)
+
+    @cookies.setter
+    def cookies(self, jar: SimpleCookie) -> None:
+        self.client.cookies = jar
+
+    def force_login(self, user: Any) -> None:
+        """Log ``user`` in (a session cookie in the jar)."""
+        self.client.force_login(user)
+
+    def get(self, path: str, data: Mapping[str, Any] | None = None, **extra: Any) -> Response:
+        """GET ``path``."""
+        return cast("Response", self.client.get(path, data, **extra))
+
+    def head(self, path: str, **extra: Any) -> Response:
+        """HEAD ``path``."""
+        return cast("Response", self.client.head(path, **extra))
+
+    def post(
+        self, path: str, data: Any = None, content_type: str = "application/json", **extra: Any
+    ) -> Response:
+        """POST ``data`` (bytes, or a dict sent as JSON or form data) to ``path``."""
+        return cast("Response", self.client.post(path, data, content_type=content_type, **extra))
+
+    def generic(self, method: str, path: str, data: bytes = b"", **extra: Any) -> Response:
+        """Any method."""
+        return cast("Response", self.client.generic(method, path, data, **extra))
+
+
+class AsyncWeb:
+    """``django.test.AsyncClient`` with types."""
+
+    def __init__(self, **defaults: Any) -> None:
+        self.client: Any = cast("Any", AsyncClient)(**defaults)
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        """The cookie jar."""
+        return cast("SimpleCookie", self.client.cookies)
+
+    @cookies.setter
+    def cookies(self, jar: SimpleCookie) -> None:
+        self.client.cookies = jar
+
+    async def get(self, path: str, **extra: Any) -> Response:
+        """GET ``path``."""
+        return cast("Response", await self.client.get(path, **extra))
+
+    async def post(
+        self, path: str, data: Any = None, content_type: str = "application/json", **extra: Any
+    ) -> Response:
+        """POST to ``path``."""
+        return cast(
+            "Response", await self.client.post(path, data, content_type=content_type, **extra)
+        )
 
 
 def response_snapshot(response: Any) -> tuple[int, list[tuple[str, str]], bytes, list[str]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template import engines
-from django.urls import include, path
+from django.urls import include, path  # pyright: ignore[reportUnknownVariableType]
 
 import openpanel_django
 from openpanel_core.webhooks import WebhookMessage
@@ -21,72 +21,78 @@ received: list[tuple[str, WebhookMessage]] = []
 
 def home(request: HttpRequest) -> HttpResponse:
     openpanel_django.track("home_viewed", {"section": "top"})
-    response = HttpResponse("home page", content_type="text/plain")
+    response = HttpResponse(b"home page", content_type="text/plain")
     response["X-App"] = "yes"
-    response.set_cookie("app_cookie", "1", max_age=60)
+    response.set_cookie("app_cookie", "1", max_age=60)  # pyright: ignore[reportUnknownMemberType]
     return response
 
 
 async def async_home(request: HttpRequest) -> HttpResponse:
     await asyncio.sleep(0)
     openpanel_django.track("async_viewed", {"section": "async"})
-    return HttpResponse("async page", content_type="text/plain")
+    return HttpResponse(b"async page", content_type="text/plain")
 
 
 def item(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponse(f"item {pk}", status=201 if pk == 201 else 200)
+    return HttpResponse(f"item {pk}".encode(), status=201 if pk == 201 else 200)
 
 
 def plain(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("plain")
+    return HttpResponse(b"plain")
 
 
 def whoami(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
+    user: Any = getattr(request, "user")  # noqa: B009 (untyped attribute)
     openpanel_django.track("whoami")
-    return HttpResponse(str(user.get_username()) if user.is_authenticated else "anonymous")
+    name = str(user.get_username()) if user.is_authenticated else "anonymous"
+    return HttpResponse(name.encode())
 
 
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("the view failed")
 
 
+def render(source: str, context: dict[str, Any], request: HttpRequest) -> HttpResponse:
+    engine: Any = cast("Any", engines)["django"]
+    html = cast("str", engine.from_string(source).render(context, request))
+    return HttpResponse(html.encode())
+
+
 def page(request: HttpRequest) -> HttpResponse:
-    nonce = request.GET.get("nonce")
+    query: Any = request.GET
+    nonce = query.get("nonce")
     if nonce is not None:
         request.csp_nonce = nonce  # pyright: ignore[reportAttributeAccessIssue]
-    template = engines["django"].from_string(
-        "{% load openpanel %}<head>{% openpanel_script %}</head>"
-    )
-    return HttpResponse(template.render({}, request))
+    return render("{% load openpanel %}<head>{% openpanel_script %}</head>", {}, request)
 
 
 def page_options(request: HttpRequest) -> HttpResponse:
-    template = engines["django"].from_string(
-        "{% load openpanel %}<head>{% openpanel_script trackOutgoingLinks=True %}</head>"
+    return render(
+        "{% load openpanel %}<head>{% openpanel_script trackOutgoingLinks=True %}</head>",
+        {"csp_nonce": "ctx-nonce"},
+        request,
     )
-    return HttpResponse(template.render({"csp_nonce": "ctx-nonce"}, request))
 
 
 @openpanel_django.openpanel_webhook
 def hook_fn(request: HttpRequest) -> HttpResponse:
-    message: WebhookMessage = request.openpanel_webhook  # pyright: ignore[reportAttributeAccessIssue]
+    message = openpanel_django.webhook_message(request)
     received.append(("fn", message))
     if message.data and message.data.get("fail"):
-        return HttpResponse("failed", status=503)
+        return HttpResponse(b"failed", status=503)
     return JsonResponse({"ok": True, "type": message.type})
 
 
 @openpanel_django.openpanel_webhook
 async def hook_async(request: HttpRequest) -> HttpResponse:
-    message: WebhookMessage = request.openpanel_webhook  # pyright: ignore[reportAttributeAccessIssue]
+    message = openpanel_django.webhook_message(request)
     received.append(("async", message))
     return JsonResponse({"ok": True, "type": message.type})
 
 
 @openpanel_django.openpanel_webhook(secrets=EXPLICIT_SECRET, replay_cache=None)
 def hook_explicit(request: HttpRequest) -> HttpResponse:
-    message: WebhookMessage = request.openpanel_webhook  # pyright: ignore[reportAttributeAccessIssue]
+    message = openpanel_django.webhook_message(request)
     received.append(("explicit", message))
     return HttpResponse(status=204)
 
@@ -100,9 +106,8 @@ class HookView(openpanel_django.WebhookView):
 
 
 def make_user(username: str = "ada", **fields: Any) -> Any:
-    model: Any = get_user_model()
-    user, _ = model.objects.update_or_create(username=username, defaults=fields)
-    return user
+    model: Any = cast("Any", get_user_model)()
+    return model.objects.update_or_create(username=username, defaults=fields)[0]
 
 
 urlpatterns = [
@@ -118,6 +123,6 @@ urlpatterns = [
     path("hooks/fn/", hook_fn),
     path("hooks/async/", hook_async),
     path("hooks/explicit/", hook_explicit),
-    path("hooks/class/", HookView.as_view()),
+    path("hooks/class/", cast("Any", HookView).as_view()),
     path("_op/", include("openpanel_django.urls")),
 ]

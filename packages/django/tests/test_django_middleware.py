@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from django.test import AsyncClient, Client, override_settings
-from django_helpers import BROWSER_UA, MIDDLEWARE, MIDDLEWARE_WITHOUT, OpenPanelFixture
+from django.test import override_settings
+from django_helpers import (
+    BROWSER_UA,
+    MIDDLEWARE,
+    MIDDLEWARE_WITHOUT,
+    AsyncWeb,
+    OpenPanelFixture,
+    Web,
+)
 from django_test_urls import make_user
 
 import openpanel_django
@@ -23,9 +30,9 @@ def async_browser() -> dict[str, Any]:
 
 
 @pytest.fixture
-def user_client() -> Client:
+def user_client() -> Web:
     user = make_user("ada", first_name="Ada", last_name="Lovelace", email="ada@example.com")
-    client = Client()
+    client = Web()
     client.force_login(user)
     return client
 
@@ -36,7 +43,7 @@ def get_user_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     import django.contrib.auth.middleware as auth_mw
 
     calls: list[int] = []
-    original = auth_mw.get_user
+    original: Any = cast("Any", auth_mw).get_user
 
     def counting(request: Any) -> Any:
         calls.append(1)
@@ -50,7 +57,7 @@ def get_user_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_sync_view_event_carries_the_visitors_ip_and_user_agent(op: OpenPanelFixture) -> None:
-    response = Client().get("/", **browser())
+    response = Web().get("/", **browser())
     assert response.status_code == 200
     [event] = op.named("home_viewed")
     assert event.ip == IP
@@ -62,7 +69,7 @@ def test_sync_view_event_carries_the_visitors_ip_and_user_agent(op: OpenPanelFix
 @pytest.mark.anyio
 async def test_async_view_event_carries_the_visitors_context(op: OpenPanelFixture) -> None:
     with op.settings(ip_header="x-forwarded-for"):
-        response = await AsyncClient().get("/async/", **async_browser())
+        response = await AsyncWeb().get("/async/", **async_browser())
     assert response.status_code == 200
     assert response.content == b"async page"
     [event] = op.named("async_viewed")
@@ -80,7 +87,10 @@ def test_middleware_is_sync_and_async_capable() -> None:
     async def get_response(request: Any) -> Any:
         return None
 
-    sync = OpenPanelMiddleware(lambda r: None)
+    def get_response_sync(request: Any) -> Any:
+        return None
+
+    sync = OpenPanelMiddleware(get_response_sync)
     async_ = OpenPanelMiddleware(get_response)
     assert not asyncio.iscoroutinefunction(sync)
     from asgiref.sync import iscoroutinefunction
@@ -90,7 +100,7 @@ def test_middleware_is_sync_and_async_capable() -> None:
 
 
 def test_events_outside_requests_carry_no_request_context(op: OpenPanelFixture) -> None:
-    Client().get("/", **browser())
+    Web().get("/", **browser())
     openpanel_django.track("after_request")
     [event] = op.named("after_request")
     assert event.ip is None
@@ -101,7 +111,7 @@ def test_events_outside_requests_carry_no_request_context(op: OpenPanelFixture) 
 
 
 def test_request_event_fields(op: OpenPanelFixture) -> None:
-    response = Client().get(
+    response = Web().get(
         "/items/201/", {"q": "1"}, **browser(HTTP_REFERER="https://search.example/?q=x")
     )
     assert response.status_code == 201
@@ -118,7 +128,7 @@ def test_request_event_fields(op: OpenPanelFixture) -> None:
 
 
 def test_request_event_for_404_and_500(op: OpenPanelFixture) -> None:
-    client = Client(raise_request_exception=False)
+    client = Web(raise_request_exception=False)
     assert client.get("/nowhere/", **browser()).status_code == 404
     assert client.get("/boom/", **browser()).status_code == 500
     missing, failed = op.named("server_request")
@@ -130,16 +140,16 @@ def test_request_event_for_404_and_500(op: OpenPanelFixture) -> None:
 
 def test_request_events_off_by_setting_and_custom_name(op: OpenPanelFixture) -> None:
     with op.settings(track_requests=False):
-        Client().get("/", **browser())
+        Web().get("/", **browser())
     assert op.named("server_request") == []
     assert len(op.named("home_viewed")) == 1  # the context is still set
     with op.settings(request_event_name="http_request"):
-        Client().get("/items/1/", **browser())
+        Web().get("/items/1/", **browser())
     assert [e.properties["path"] for e in op.named("http_request")] == ["/items/1/"]
 
 
 def test_excluded_paths_get_no_event_and_no_context(op: OpenPanelFixture) -> None:
-    client = Client()
+    client = Web()
     for path in ("/static/app.css", "/health", "/_op/op.js"):
         assert client.get(path, **browser()).status_code == 200
     assert op.events == []
@@ -151,24 +161,24 @@ def test_excluded_paths_get_no_event_and_no_context(op: OpenPanelFixture) -> Non
 
 def test_forwarded_ip_is_used_only_when_configured(op: OpenPanelFixture) -> None:
     headers = browser(HTTP_X_FORWARDED_FOR="198.51.100.7, 10.0.0.1", REMOTE_ADDR="10.0.0.2")
-    Client().get("/", **headers)
+    Web().get("/", **headers)
     assert op.named("home_viewed")[0].ip == "10.0.0.2"
     with op.settings(ip_header="x-forwarded-for", trusted_hops=2):
-        Client().get("/", **headers)
+        Web().get("/", **headers)
     assert op.named("home_viewed")[1].ip == "198.51.100.7"
 
 
 def test_installed_twice_records_once(op: OpenPanelFixture) -> None:
     twice = [*MIDDLEWARE, "openpanel_django.middleware.OpenPanelMiddleware"]
     with override_settings(MIDDLEWARE=twice):
-        Client().get("/", **browser())
+        Web().get("/", **browser())
     assert len(op.named("server_request")) == 1
     assert len(op.named("home_viewed")) == 1
 
 
 def test_disabled_passes_requests_through(op: OpenPanelFixture) -> None:
     with op.settings(disabled=True):
-        response = Client().get("/", **browser())
+        response = Web().get("/", **browser())
         openpanel_django.track("direct")
     assert response.status_code == 200
     assert op.events == []
@@ -178,7 +188,7 @@ def test_missing_setting_leaves_the_app_alone(
     op: OpenPanelFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     with override_settings(OPENPANEL={"api_url": "not a url"}):
-        response = Client().get("/", **browser())
+        response = Web().get("/", **browser())
         openpanel_django.track("direct")  # a disabled client: accepted, not sent
     assert response.status_code == 200
     assert response.content == b"home page"
@@ -191,15 +201,13 @@ def test_missing_setting_leaves_the_app_alone(
 
 
 def test_logged_in_user_is_the_profile_and_identified_once(
-    op: OpenPanelFixture, user_client: Client
+    op: OpenPanelFixture, user_client: Web
 ) -> None:
     for _ in range(3):
         assert user_client.get("/whoami/", **browser()).content == b"ada"
     events = op.named("whoami")
     assert len(events) == 3
-    from django.contrib.auth import get_user_model
-
-    pk = str(get_user_model().objects.get(username="ada").pk)
+    pk = str(make_user("ada").pk)
     assert {e.payload.get("profileId") for e in events} == {pk}
     assert {e.payload.get("profileId") for e in op.named("server_request")} == {pk}
     [identify] = op.of_type("identify")
@@ -211,11 +219,9 @@ def test_logged_in_user_is_the_profile_and_identified_once(
     }
 
 
-def test_changed_identify_fields_identify_again(op: OpenPanelFixture, user_client: Client) -> None:
-    from django.contrib.auth import get_user_model
-
+def test_changed_identify_fields_identify_again(op: OpenPanelFixture, user_client: Web) -> None:
     user_client.get("/whoami/", **browser())
-    get_user_model().objects.filter(username="ada").update(email="ada@new.example")
+    make_user("ada", email="ada@new.example")
     user_client.get("/whoami/", **browser())
     emails = [e.payload.get("email") for e in op.of_type("identify")]
     assert emails == ["ada@example.com", "ada@new.example"]
@@ -231,7 +237,7 @@ def identify_hook(user: Any) -> dict[str, Any]:
 
 def test_profile_and_identify_hooks_from_dotted_paths(op: OpenPanelFixture) -> None:
     user = make_user("grace", email="grace@example.com")
-    client = Client()
+    client = Web()
     client.force_login(user)
     with op.settings(
         PROFILE_ID="test_django_middleware.profile_hook",
@@ -247,16 +253,19 @@ def test_profile_and_identify_hooks_from_dotted_paths(op: OpenPanelFixture) -> N
 
 
 def test_identify_hook_returning_none_skips_identify_but_keeps_profile(
-    op: OpenPanelFixture, user_client: Client
+    op: OpenPanelFixture, user_client: Web
 ) -> None:
-    with op.settings(IDENTIFY=lambda user: None):
+    def no_identify(user: Any) -> None:
+        return None
+
+    with op.settings(IDENTIFY=no_identify):
         user_client.get("/whoami/", **browser())
     assert op.of_type("identify") == []
     assert op.named("whoami")[0].payload["profileId"]
 
 
 def test_failing_user_hook_is_logged_and_the_request_goes_on(
-    op: OpenPanelFixture, user_client: Client, caplog: pytest.LogCaptureFixture
+    op: OpenPanelFixture, user_client: Web, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(user: Any) -> str:
         raise ValueError("hook bug")
@@ -269,7 +278,7 @@ def test_failing_user_hook_is_logged_and_the_request_goes_on(
 
 
 def test_identify_users_off_never_reads_the_user(
-    op: OpenPanelFixture, user_client: Client, get_user_calls: list[int]
+    op: OpenPanelFixture, user_client: Web, get_user_calls: list[int]
 ) -> None:
     with op.settings(identify_users=False):
         user_client.get("/", **browser())
@@ -281,17 +290,17 @@ def test_identify_users_off_never_reads_the_user(
 def test_user_is_not_loaded_without_a_session_cookie(
     op: OpenPanelFixture, get_user_calls: list[int]
 ) -> None:
-    Client().get("/", **browser())
+    Web().get("/", **browser())
     assert get_user_calls == []
     assert len(op.named("server_request")) == 1
 
 
-def test_session_access_leaves_vary_as_without_the_sdk(user_client: Client) -> None:
+def test_session_access_leaves_vary_as_without_the_sdk(user_client: Web) -> None:
     # "/" never touches the session: no "Vary: Cookie" with or without the middleware; "/whoami/"
     # reads request.user: "Vary: Cookie" in both.
     def vary(path: str, middleware: list[str]) -> str | None:
         with override_settings(MIDDLEWARE=middleware):
-            client = Client()  # a handler loads MIDDLEWARE once
+            client = Web()  # a handler loads MIDDLEWARE once
             client.cookies = user_client.cookies
             return client.get(path, **browser()).headers.get("Vary")
 
@@ -303,9 +312,9 @@ def test_session_access_leaves_vary_as_without_the_sdk(user_client: Client) -> N
 
 @pytest.mark.anyio
 async def test_async_stack_identifies_the_logged_in_user(
-    op: OpenPanelFixture, user_client: Client
+    op: OpenPanelFixture, user_client: Web
 ) -> None:
-    client = AsyncClient()
+    client = AsyncWeb()
     client.cookies = user_client.cookies
     with op.settings(ip_header="x-forwarded-for"):
         response = await client.get("/async/", **async_browser())
@@ -320,7 +329,7 @@ async def test_async_stack_identifies_the_logged_in_user(
 
 
 def test_device_cookie_is_created_then_reused(op: OpenPanelFixture) -> None:
-    client = Client()
+    client = Web()
     with op.settings(device_cookie=True):
         first = client.get("/", **browser())
         morsel = first.cookies["op_did"]
@@ -333,7 +342,7 @@ def test_device_cookie_is_created_then_reused(op: OpenPanelFixture) -> None:
         assert first.cookies["app_cookie"].value == "1"  # the app's own cookie is kept
         second = client.get("/", **browser())
         assert "op_did" not in second.cookies
-        https = Client().get("/", secure=True, **browser())
+        https = Web().get("/", secure=True, **browser())
         assert https.cookies["op_did"]["secure"] is True
     first_event, second_event, _ = op.named("home_viewed")
     assert first_event.properties["__deviceId"] == device_id
@@ -341,7 +350,7 @@ def test_device_cookie_is_created_then_reused(op: OpenPanelFixture) -> None:
 
 
 def test_invalid_device_cookie_is_replaced(op: OpenPanelFixture) -> None:
-    client = Client()
+    client = Web()
     client.cookies["op_did"] = "<bad value>"
     with op.settings(device_cookie=True):
         response = client.get("/", **browser())
@@ -351,6 +360,6 @@ def test_invalid_device_cookie_is_replaced(op: OpenPanelFixture) -> None:
 
 
 def test_no_device_cookie_unless_opted_in(op: OpenPanelFixture) -> None:
-    response = Client().get("/", **browser())
+    response = Web().get("/", **browser())
     assert "op_did" not in response.cookies
     assert "__deviceId" not in op.named("home_viewed")[0].properties

@@ -31,7 +31,7 @@ from openpanel_django._middleware import OpenPanelMiddleware
 from openpanel_django._runtime import get_client, get_config
 from openpanel_django._settings import default_identify, default_profile_id
 from openpanel_django._snippet import script_tag
-from openpanel_django._webhooks import WebhookView, openpanel_webhook
+from openpanel_django._webhooks import WebhookView, openpanel_webhook, webhook_message
 
 __all__ = [
     "OpenPanelMiddleware",
@@ -46,4 +46,5 @@ __all__ = [
     "revenue",
     "script_tag",
     "track",
+    "webhook_message",
 ]

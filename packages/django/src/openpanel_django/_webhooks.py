@@ -45,7 +45,7 @@ from openpanel_django._compat import (
 from openpanel_django._runtime import Runtime, current
 from openpanel_web_bridge import rejection_body
 
-__all__ = ["WebhookView", "openpanel_webhook"]
+__all__ = ["WebhookView", "openpanel_webhook", "webhook_message"]
 
 logger = logging.getLogger("openpanel_django")
 
@@ -61,6 +61,20 @@ class _Unset:
 _FROM_SETTINGS: Final = _Unset()
 
 _V = TypeVar("_V", bound=Callable[..., Any])
+
+
+def webhook_message(request: HttpRequest) -> WebhookMessage:
+    """The verified message of a request that passed :func:`openpanel_webhook`.
+
+    The same object as ``request.openpanel_webhook``, typed.
+
+    Raises:
+        LookupError: The request was not verified by a webhook receiver.
+    """
+    message = getattr(request, "openpanel_webhook", None)
+    if not isinstance(message, WebhookMessage):
+        raise LookupError("this request was not verified by an OpenPanel webhook receiver")
+    return message
 
 
 class _NotConfiguredError(WebhookError):
