@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ GetHeader = Callable[[str], "str | None"]
 """Reads one request header by its lower-case name (None when absent)."""
 
 
+@functools.lru_cache(maxsize=4096)  # the same few addresses come back request after request
 def normalize_ip(value: str | None) -> str | None:
     """The canonical text of an IP address, or None when ``value`` is not one.
 
