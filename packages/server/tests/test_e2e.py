@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -525,3 +527,63 @@ def test_live_sessions_survive_a_crash(tmp_path: Path) -> None:
         assert len(fourth.events(event="session_end")["data"]) == 1
     finally:
         fourth.stop()
+
+
+def _query_store(data_dir: Path, sql: str) -> list[list[Any]]:
+    """Run one query on a stopped server's store (chDB: one data folder per process)."""
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from openpanel_server._store import open_store\n"
+        "store = open_store(None, Path(sys.argv[1]))\n"
+        "rows = store.client.query(sys.argv[2]).result_rows\n"
+        "print(json.dumps([[str(v) for v in row] for row in rows]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir), sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows: list[list[Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return rows
+
+
+def test_bot_page_hits_go_to_events_bots_and_browsers_get_header_signals(tmp_path: Path) -> None:
+    running = start_server(tmp_path)
+    browser = {"openpanel-client-id": running.client_id, "origin": "http://localhost:1"}
+    try:
+        bot = httpx.post(
+            f"{running.url}/track",
+            json={"type": "track", "payload": {"name": "screen_view",
+                                               "properties": {"__path": "https://shop.test/p"}}},
+            headers={**browser, "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; "
+                     "+http://www.google.com/bot.html)"},
+        )  # fmt: skip
+        assert bot.status_code == 202
+        bare = httpx.post(
+            f"{running.url}/track",
+            json={"type": "track", "payload": {"name": "bare_browser"}},
+            headers={**browser, "user-agent": BROWSER_UA},
+        )
+        real = httpx.post(
+            f"{running.url}/track",
+            json={"type": "track", "payload": {"name": "real_browser",
+                                               "properties": {"__bot": "0"}}},
+            headers={**browser, "user-agent": BROWSER_UA, "sec-fetch-mode": "cors",
+                     "sec-fetch-site": "cross-site", "accept-language": "en",
+                     "sec-ch-ua": '"Chromium";v="124"'},
+        )  # fmt: skip
+        assert (bare.status_code, real.status_code) == (200, 200)
+        rows = {e["name"]: e for e in running.events(includes="properties")["data"]}
+        assert "screen_view" not in rows
+        reasons = rows["bare_browser"]["properties"]["__bot_reasons"].split(",")
+        assert set(reasons) >= {"header:missing_sec_fetch", "header:missing_accept_language"}
+        assert "__bot" not in rows["bare_browser"]["properties"]  # one category is not enough
+        assert "__bot_reasons" not in rows["real_browser"]["properties"]
+        assert "__bot" not in rows["real_browser"]["properties"]  # a client's own is dropped
+    finally:
+        running.stop()
+    rows = _query_store(tmp_path, "SELECT name, type, path FROM events_bots")
+    assert rows == [["Googlebot", "search-engine", "https://shop.test/p"]]

@@ -392,6 +392,11 @@ def test_web_sdk_in_jsdom(npm_clients: Path, server: RunningServer) -> None:
         assert event["browser"] == "Chrome"
         assert event["sdkName"] == "web"
         assert event["profileId"] == device  # anonymous visitor
+    # jsdom claims to be Chrome without sending sec-ch-ua: OpenPanel's header signal marks it
+    # (one category of signals only, so not as a bot).
+    for event in events[1:]:
+        assert event["properties"].pop("__bot_reasons") == "header:missing_sec_ch_ua"
+        assert "__bot" not in event["properties"]
     _, start, pricing, click, link = events
     assert (start["origin"], start["path"]) == (PAGE_ORIGIN, "/start")
     assert start["properties"] == {"__title": "Start", "__query.utm_source": "google"}

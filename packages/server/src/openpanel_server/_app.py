@@ -105,20 +105,48 @@ async def _read_json(request: Request, limit: int) -> Any:
         return _bad_request("body", "body is not valid JSON")
 
 
-def _request_info(request: Request, server: Server) -> RequestInfo:
+def _bot_path(item: Any) -> str:
+    """The page a refused bot hit was for (``__path``, or the legacy ``path``), if any."""
+    if getattr(item, "type", "") != "track":
+        return ""
+    props: Mapping[str, Any] = item.payload.properties or {}
+    path = props.get("__path") or props.get("path")
+    return path if isinstance(path, str) else ""
+
+
+def _bot_signals(headers: Mapping[str, str], ua: str) -> tuple[str, ...]:
+    """OpenPanel's header signals for browser user agents (``bots/header-signals.ts``)."""
+    if "Mozilla/" not in ua:
+        return ()
+    reasons: list[str] = []
+    chromium = "Chrome/" in ua and "CriOS/" not in ua and "iPhone" not in ua
+    if chromium and "sec-ch-ua" not in headers:
+        reasons.append("header:missing_sec_ch_ua")
+    if "sec-fetch-mode" not in headers and "sec-fetch-site" not in headers:
+        reasons.append("header:missing_sec_fetch")
+    if "accept-language" not in headers:
+        reasons.append("header:missing_accept_language")
+    return tuple(reasons)
+
+
+def _request_info(
+    request: Request, server: Server, *, with_bot_signals: bool = False
+) -> RequestInfo:
     headers = request.headers
     order = None if server.settings.trust_proxy_headers else _SERVER_ONLY_HEADERS
     ip = client_ip(headers, order) if order else client_ip(headers)
     if not ip and request.client is not None:
         ip = client_ip({"x-client-ip": request.client.host})
     now = dt.datetime.now(dt.timezone.utc)
+    ua = headers.get("user-agent") or "unknown/1.0"
     return RequestInfo(
         ip=ip,
-        user_agent=headers.get("user-agent") or "unknown/1.0",
+        user_agent=ua,
         sdk_name=headers.get("openpanel-sdk-name") or "",
         sdk_version=headers.get("openpanel-sdk-version") or "",
         received_at=now,
         wall=time.time(),
+        bot_reasons=_bot_signals(headers, ua) if with_bot_signals else (),
     )
 
 
@@ -169,8 +197,13 @@ def create_app(server: Server) -> Starlette:
         if not caller.secret_verified:
             bot = detect_bot(ua)
             if bot is not None:
+                path = _bot_path(item)
+                if path:
+                    when = dt.datetime.now(dt.timezone.utc)
+                    record = server.ingestor.bot_record(caller, bot.name, bot.type, path, when)
+                    await run_in_threadpool(server.record_bot, [record])
                 return JSONResponse({"bot": {"name": bot.name, "type": bot.type}}, status_code=202)
-        req = _request_info(request, server)
+        req = _request_info(request, server, with_bot_signals=True)
         event_id = request.headers.get("openpanel-event-id") or None
         [result] = await run_in_threadpool(server.ingest, [(item, event_id)], caller, req)
         if isinstance(result, IngestError):

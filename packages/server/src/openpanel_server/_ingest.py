@@ -67,6 +67,8 @@ class RequestInfo:
     sdk_version: str
     received_at: dt.datetime
     wall: float
+    #: Soft bot signals of the request (``header:missing_sec_fetch,...``), for browser callers.
+    bot_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,10 @@ class Ingestor:
         event_ms = int(created_at.timestamp() * 1000)
 
         stored = {k: v for k, v in props.items() if k not in _STRIPPED}
+        if req.bot_reasons and not caller.secret_verified and not ua.is_server:
+            stored["__bot_reasons"] = ",".join(req.bot_reasons)
+            if len({reason.split(":", 1)[0] for reason in req.bot_reasons}) >= 2:
+                stored["__bot"] = "1"
         if parsed.query:
             stored["__query"] = dict(parsed.query)
         if parsed.hash:
@@ -305,6 +311,22 @@ class Ingestor:
             "sdk_version": req.sdk_version,
             "imported_at": None,
         }
+
+    def bot_record(
+        self, caller: Caller, name: str, kind: str, path: str, when: dt.datetime
+    ) -> Record:
+        """The ``events_bots`` row of a refused bot hit (OpenPanel writes one per page hit)."""
+        return (
+            "bot",
+            {
+                "id": uuid.uuid4().hex,
+                "project_id": caller.project.id,
+                "name": name,
+                "type": kind,
+                "path": path,
+                "created_at": _iso(when),
+            },
+        )
 
     def session_end_record(self, s: LiveSession, req: RequestInfo) -> Record:
         """The ``session_end`` event of a closed session."""

@@ -28,6 +28,7 @@ from openpanel_server._meta import MetaStore
 from openpanel_server._normalize import session_id
 from openpanel_server._sessions import SessionTracker
 from openpanel_server._store import (
+    BotEventRow,
     EventRow,
     GroupRow,
     ProfileRow,
@@ -221,6 +222,11 @@ class Server:
                 },
             )
 
+    def record_bot(self, records: Sequence[Record]) -> None:
+        """Make ``events_bots`` rows durable (they go through the log like everything else)."""
+        if records:
+            self.wal.append([fastjson.dumps(r) for r in records])
+
     # ------------------------------------------------------------------ flushing
 
     def flush(self) -> int:
@@ -258,6 +264,9 @@ class Server:
         sessions = [_row(SessionRow, r) for k, r in records if k == "session"]
         if sessions:
             self.store.insert_sessions(sessions)
+        bots = [_row(BotEventRow, r) for k, r in records if k == "bot"]
+        if bots:
+            self.store.insert_bot_events(bots)
         chunks = [_row(ReplayChunkRow, r) for k, r in records if k == "replay"]
         if chunks:
             self.store.insert_replay_chunks(chunks)
