@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.server
 import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -479,3 +480,66 @@ def test_internal_errors_raise_under_tests() -> None:
         p.forward("POST", "track", BROWSER_HEADERS, track_body(), None)
     with pytest.raises(RuntimeError, match="bug inside the SDK"):
         asyncio.run(p.aforward("POST", "track", BROWSER_HEADERS, track_body(), None))
+
+
+class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.1 upstream that keeps connections open (werkzeug's test server closes them)."""
+
+    protocol_version = "HTTP/1.1"
+    peers: ClassVar[list[tuple[str, int]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.peers.append(self.client_address)
+        body = json.dumps(ANSWER).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def keepalive_upstream() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    KeepAliveHandler.peers = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sync_forward_reuses_connections(keepalive_upstream: str) -> None:
+    p = Proxy(config(api_url=keepalive_upstream))
+    for _ in range(3):
+        assert p.forward("POST", "track", BROWSER_HEADERS, track_body(), None).status == 200
+    p.close()
+    assert len(set(KeepAliveHandler.peers)) == 1, "one pooled keep-alive connection"
+
+
+def test_async_forward_from_another_event_loop(keepalive_upstream: str) -> None:
+    # The pool lives on the app's loop; a call from a thread's own loop (async_to_sync) must
+    # not touch connections of another loop.
+    p = Proxy(config(api_url=keepalive_upstream))
+
+    def from_another_loop() -> int:
+        return asyncio.run(p.aforward("POST", "track", BROWSER_HEADERS, track_body(), None)).status
+
+    async def main() -> list[int]:
+        statuses = [(await p.aforward("POST", "track", BROWSER_HEADERS, track_body(), None)).status]
+        statuses.append(await asyncio.to_thread(from_another_loop))
+        statuses.append(
+            (await p.aforward("POST", "track", BROWSER_HEADERS, track_body(), None)).status
+        )
+        await p.aclose()
+        return statuses
+
+    assert asyncio.run(main()) == [200, 200, 200]
+    first, other, third = KeepAliveHandler.peers
+    assert first == third, "the pooled connection was reused on its own loop"
+    assert other != first, "the other loop used a connection of its own"

@@ -133,10 +133,8 @@ class BridgeConfig:
                 put(name, (value,))
             elif isinstance(value, (list, set, frozenset)):
                 put(name, tuple(value))  # pyright: ignore[reportUnknownArgumentType]
-        if isinstance(self.browser, Mapping) and not isinstance(
-            self.browser, types.MappingProxyType
-        ):
-            put("browser", _read_only(self.browser))
+        if isinstance(self.browser, Mapping):
+            put("browser", _read_only(self.browser))  # a private, read-only copy
 
     def __repr__(self) -> str:
         shown = ", ".join(

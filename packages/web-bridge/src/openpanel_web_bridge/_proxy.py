@@ -9,6 +9,7 @@ device and session as for the backend's events about that user.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -137,6 +138,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
@@ -163,21 +165,35 @@ class Proxy:
                 self._client = client
             return self._client
 
-    def _async_client(self) -> httpx.AsyncClient:
+    def _new_async_client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=self._async_transport,
+            limits=self._limits(),
+            timeout=self._timeout,
+            follow_redirects=False,
+        )
+        del client.headers["user-agent"]
+        return client
+
+    def _async_client(self) -> tuple[httpx.AsyncClient, bool]:
+        """The pooled async client, or a one-shot one (True) when called from another loop.
+
+        Pooled connections belong to the event loop that opened them. The pool lives on the
+        first loop that uses it (the ASGI server's); a call from another loop (``async_to_sync``
+        in a thread, a test's own loop) gets a client of its own, closed after the call.
+        """
+        loop = asyncio.get_running_loop()
         with self._lock:
             if self._pid != os.getpid():
                 self._client = self._aclient = None
+                self._aclient_loop = None
                 self._pid = os.getpid()
             if self._aclient is None:
-                client = httpx.AsyncClient(
-                    transport=self._async_transport,
-                    limits=self._limits(),
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                )
-                del client.headers["user-agent"]
-                self._aclient = client
-            return self._aclient
+                self._aclient = self._new_async_client()
+                self._aclient_loop = loop
+            elif self._aclient_loop is not loop:
+                return self._new_async_client(), True
+            return self._aclient, False
 
     def close(self) -> None:
         """Close the sync connection pool (safe to call more than once)."""
@@ -187,10 +203,14 @@ class Proxy:
             client.close()
 
     async def aclose(self) -> None:
-        """Close both connection pools (safe to call more than once)."""
+        """Close both connection pools (safe to call more than once).
+
+        Call it on the loop that used the proxy (an ASGI lifespan's shutdown).
+        """
         with self._lock:
             aclient, self._aclient = self._aclient, None
-        if aclient is not None:
+            home, self._aclient_loop = self._aclient_loop, None
+        if aclient is not None and home is asyncio.get_running_loop():
             await aclient.aclose()
         self.close()
 
@@ -279,7 +299,7 @@ class Proxy:
         prepared = self._prepare(*args)
         if isinstance(prepared, ProxyResponse):
             return prepared
-        client = self._async_client()
+        client, one_shot = self._async_client()
         try:
             response = await client.request(
                 prepared.method, prepared.url, headers=prepared.headers, content=prepared.body
@@ -288,6 +308,9 @@ class Proxy:
             return _error(504, "the ingestion server did not answer in time")
         except httpx.HTTPError:
             return _error(502, "the ingestion server cannot be reached")
+        finally:
+            if one_shot:
+                await client.aclose()
         return self._answer(response)
 
     def forward(

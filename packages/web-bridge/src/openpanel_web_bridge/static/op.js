@@ -91,7 +91,9 @@
     // Only the profile id: later events carry it, nothing to send now (as @openpanel/web).
     if (profileId == null || !Object.keys(payload).length) return;
     payload.profileId = profileId;
-    payload.properties = compact(Object.assign({}, globals, user.properties));
+    var properties = compact(Object.assign({}, globals, user.properties));
+    if (Object.keys(properties).length) payload.properties = properties;
+    else delete payload.properties;
     send('identify', payload);
   }
 
