@@ -39,6 +39,9 @@ BROWSER_HEADERS = {
     "x-forwarded-for": "198.51.100.77",
     "host": "shop.example",
     "accept-language": "en",
+    "sec-fetch-mode": "cors",
+    "sec-fetch-site": "same-origin",
+    "sec-ch-ua": '"Chromium";v="124"',
 }
 # What httpx itself adds to every request.
 TRANSPORT_HEADERS = {"host", "accept", "accept-encoding", "connection", "content-length"}
@@ -119,9 +122,14 @@ def test_forwarded_headers_exactly(proxy: Proxy, upstream: Upstream) -> None:
         "openpanel-event-id",
         "openpanel-client-id",
         "openpanel-client-ip",
+        "accept-language",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "sec-ch-ua",
     }
     for name in ("content-type", "user-agent", "origin", "referer", "openpanel-sdk-name",
-                 "openpanel-sdk-version", "openpanel-event-id"):  # fmt: skip
+                 "openpanel-sdk-version", "openpanel-event-id", "accept-language",
+                 "sec-fetch-mode", "sec-fetch-site", "sec-ch-ua"):  # fmt: skip
         assert sent[name] == BROWSER_HEADERS[name]
     assert sent["openpanel-client-id"] == CLIENT_ID  # the browser's one is replaced
     assert sent["openpanel-client-ip"] == "203.0.113.9"  # not the browser-sent one

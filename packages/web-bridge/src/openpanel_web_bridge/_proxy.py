@@ -46,6 +46,15 @@ FORWARDED_REQUEST_HEADERS = (
     "openpanel-sdk-name",
     "openpanel-sdk-version",
     "openpanel-event-id",
+    # The browser's own signals, which the ingestion server's bot heuristics read (OpenPanel
+    # marks events without them): forwarded so proxied events look like the browser's.
+    "accept-language",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-dest",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
 )
 _PASSED_RESPONSE_HEADERS = ("content-type", "retry-after")
 
