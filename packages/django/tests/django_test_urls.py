@@ -23,7 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
     openpanel_django.track("home_viewed", {"section": "top"})
     response = HttpResponse(b"home page", content_type="text/plain")
     response["X-App"] = "yes"
-    response.set_cookie("app_cookie", "1", max_age=60)  # pyright: ignore[reportUnknownMemberType]
+    response.set_cookie("app_cookie", "1", httponly=True)  # pyright: ignore[reportUnknownMemberType]
     return response
 
 
@@ -74,11 +74,16 @@ def page_options(request: HttpRequest) -> HttpResponse:
     )
 
 
+def flag(message: WebhookMessage, name: str) -> bool:
+    data: Any = (message.data or {}).get("data")
+    return isinstance(data, dict) and bool(cast("dict[str, Any]", data).get(name))
+
+
 @openpanel_django.openpanel_webhook
 def hook_fn(request: HttpRequest) -> HttpResponse:
     message = openpanel_django.webhook_message(request)
     received.append(("fn", message))
-    if message.data and message.data.get("fail"):
+    if flag(message, "fail"):
         return HttpResponse(b"failed", status=503)
     return JsonResponse({"ok": True, "type": message.type})
 
@@ -100,7 +105,7 @@ def hook_explicit(request: HttpRequest) -> HttpResponse:
 class HookView(openpanel_django.WebhookView):
     def handle(self, request: HttpRequest, message: WebhookMessage) -> HttpResponseBase | None:
         received.append(("class", message))
-        if message.data and message.data.get("raise"):
+        if flag(message, "raise"):
             raise RuntimeError("handler failed")
         return None
 

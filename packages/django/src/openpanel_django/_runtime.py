@@ -32,7 +32,8 @@ class Runtime:
     Attributes:
         config: The bridge configuration.
         options: The Django-only options.
-        active: False when ``disabled``: the middleware passes requests through untouched.
+        active: False when ``disabled`` or without a client id: requests pass through
+            untouched.
         excluded: Matches the paths the middleware leaves alone.
         identify_once: Remembers the profiles identified recently.
         session_cookie: ``settings.SESSION_COOKIE_NAME``, looked for in the cookie header.
@@ -56,7 +57,7 @@ class Runtime:
     def __init__(self, config: BridgeConfig, options: DjangoOptions) -> None:
         self.config = config
         self.options = options
-        self.active = not config.disabled
+        self.active = not config.disabled and bool(config.client_id)
         self.excluded: PathMatcher = excluded_paths(config)
         self.identify_once = IdentifyOnce()
         self.session_cookie: str = str(getattr(settings, "SESSION_COOKIE_NAME", "sessionid"))
@@ -137,6 +138,8 @@ def _load() -> Runtime | None:
             try:
                 config, options = read_settings()
                 _runtime = Runtime(config, options)
+                if not config.disabled and not config.client_id:
+                    logger.error("openpanel: %s['client_id'] is not set; OpenPanel is off", SETTING)
             except ConfigurationError as exc:
                 logger.error("openpanel: %s; OpenPanel is off", exc)
                 _runtime = None
