@@ -1,0 +1,1 @@
+"""A small Django shop wired to OpenPanel through openpanel-django (see README.md)."""
