@@ -97,6 +97,11 @@ def test_lifespan_through_test_client_flushes_owned_client() -> None:
         assert tc.get("/").text == "home"
         assert transport.events == []  # still queued: the flush interval is a minute
     assert [(e.name, e.properties["path"]) for e in transport.events] == [("server_request", "/")]
+    # A second lifespan of the same app (as test suites do) gets a fresh client.
+    with TestClient(app) as tc:
+        assert tc.get("/items/1").status_code == 200
+    paths = [e.properties["path"] for e in transport.events if e.name == "server_request"]
+    assert paths == ["/", "/items/1"]
 
 
 async def test_lifespan_not_supported_by_app_raises_the_same() -> None:
@@ -552,3 +557,22 @@ async def test_device_cookie_off_by_default() -> None:
     async with asgi_client(app) as http:
         assert "set-cookie" not in (await http.get("/")).headers
     await rec.close()
+
+
+def test_identify_gate_repeats_after_the_ttl_and_on_change() -> None:
+    from openpanel_asgi import Identity
+    from openpanel_asgi._identity import IdentifyGate
+    from openpanel_web_bridge import IdentifyOnce
+
+    now = [1000.0]
+    gate = IdentifyGate(IdentifyOnce(ttl=60.0, clock=lambda: now[0]), maxsize=2)
+    ada = Identity("u1", {"email": "ada@example.com"})
+    assert gate.should_identify(ada)
+    assert not gate.should_identify(Identity("u1", {"email": "ada@example.com"}))
+    assert gate.should_identify(Identity("u1", {"email": "ada@new.example"}))
+    now[0] += 61  # the bridge's memory expired; the gate's own memo is on the real clock
+    assert gate.should_identify(Identity("u1", {"email": "ada@example.com"}))
+    # a bounded memo: old profiles fall out, and IdentifyOnce still decides for them
+    for pid in ("u2", "u3", "u4"):
+        assert gate.should_identify(Identity(pid))
+    assert not gate.should_identify(Identity("u2"))

@@ -20,7 +20,7 @@ this package imports neither).
 from __future__ import annotations
 
 from openpanel_asgi._identity import IdentifyHook, IdentifyResult, Identity
-from openpanel_asgi._middleware import OpenPanelMiddleware, RequestState, current_request
+from openpanel_asgi._middleware import OpenPanelMiddleware
 from openpanel_asgi._routes import OpenPanelRoutes, routes
 from openpanel_asgi._snippet import register_jinja2, snippet
 from openpanel_core import __version__
@@ -31,9 +31,7 @@ __all__ = [
     "Identity",
     "OpenPanelMiddleware",
     "OpenPanelRoutes",
-    "RequestState",
     "__version__",
-    "current_request",
     "register_jinja2",
     "routes",
     "snippet",

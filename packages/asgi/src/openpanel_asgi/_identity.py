@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from openpanel_asgi._types import Scope
 from openpanel_core._guard import call_user_hook
+from openpanel_web_bridge import IdentifyOnce
 
 __all__ = ["IdentifyHook", "IdentifyResult", "Identity", "from_hook", "from_scope_user"]
 
@@ -19,6 +21,7 @@ or None for an anonymous visitor."""
 IdentifyHook: TypeAlias = Callable[[Scope], IdentifyResult]
 
 _TRAITS = ("first_name", "last_name", "email", "avatar")
+_KNOWN = frozenset({"profile_id", "properties", *_TRAITS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +53,17 @@ def _valid_id(value: object) -> str | int | None:
 
 def _from_result(result: object) -> Identity | None:
     if isinstance(result, Mapping):
-        values: dict[str, Any] = dict(result)  # pyright: ignore[reportUnknownArgumentType]
-        profile_id = _valid_id(values.pop("profile_id", None))
+        values: Mapping[str, Any] = result  # pyright: ignore[reportUnknownVariableType]
+        profile_id = _valid_id(values.get("profile_id"))
         if profile_id is None:
             return None
-        traits = {k: v for k in _TRAITS if isinstance(v := values.pop(k, None), str) and v}
+        traits = {k: v for k in _TRAITS if isinstance(v := values.get(k), str) and v}
         properties: dict[str, Any] = {}
-        extra = values.pop("properties", None)
+        extra = values.get("properties")
         if isinstance(extra, Mapping):
             properties.update(extra)  # pyright: ignore[reportUnknownArgumentType]
-        properties.update(values)
+        if len(values) > len(traits) + 1 + (extra is not None):  # other keys: properties too
+            properties.update((k, v) for k, v in values.items() if k not in _KNOWN)
         return Identity(profile_id, traits, properties)
     if inspect.iscoroutine(result):
         result.close()  # an async hook: not supported (it would run on every request)
@@ -90,3 +94,35 @@ def from_scope_user(scope: Mapping[str, Any]) -> Identity | None:
         return None
     ok, identity = call_user_hook("scope user", _user_identity, user)
     return _from_result(identity) if ok and not isinstance(identity, Mapping) else None
+
+
+class IdentifyGate:
+    """Identify once per session: :class:`~openpanel_web_bridge.IdentifyOnce` behind a memo.
+
+    The memo holds the identity last sent for each profile; a request with the very same
+    identity within the TTL is answered from it, without hashing the traits again. Anything
+    else goes to ``IdentifyOnce``, which decides. Used on the event loop only.
+    """
+
+    __slots__ = ("_last", "_maxsize", "_once", "_ttl")
+
+    def __init__(self, once: IdentifyOnce | None = None, maxsize: int = 10_000) -> None:
+        self._once = once if once is not None else IdentifyOnce()
+        self._ttl = self._once.ttl
+        self._maxsize = maxsize
+        self._last: dict[str | int, tuple[Identity, float]] = {}
+
+    def should_identify(self, identity: Identity) -> bool:
+        """True when ``identity`` should be sent now (the caller then identifies)."""
+        now = time.monotonic()
+        last = self._last.get(identity.profile_id)
+        if last is not None and now - last[1] < self._ttl and last[0] == identity:
+            return False
+        if not self._once.should_identify(str(identity.profile_id), identity.fingerprint()):
+            return False
+        memo = self._last
+        memo.pop(identity.profile_id, None)
+        memo[identity.profile_id] = (identity, now)
+        if len(memo) > self._maxsize:
+            del memo[next(iter(memo))]  # the oldest
+        return True

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from openpanel_asgi._identity import IdentifyHook, Identity, from_hook, from_scope_user
+from openpanel_asgi._identity import (
+    IdentifyGate,
+    IdentifyHook,
+    Identity,
+    from_hook,
+    from_scope_user,
+)
 from openpanel_asgi._routes import OpenPanelRoutes
 from openpanel_asgi._scope import HeaderGetter, header_getter, peer, route_path, route_template
 from openpanel_asgi._settings import resolve_config
@@ -17,7 +23,6 @@ from openpanel_core import AsyncOpenPanel, OpenPanel, RequestContext
 from openpanel_core._guard import guarded, suppress_internal_errors
 from openpanel_web_bridge import (
     BridgeConfig,
-    IdentifyOnce,
     client_ip,
     device_cookie_header,
     excluded_paths,
@@ -135,11 +140,12 @@ class OpenPanelMiddleware:
         )
         self._off = cfg.disabled
         self._owns_client = client is None and not cfg.disabled
+        self._client_options = dict(client_options or {})
         if self._owns_client:
-            client = cfg.make_async_client(**dict(client_options or {}))
+            client = cfg.make_async_client(**self._client_options)
         self.client = client
         self._identify = identify
-        self._identified = IdentifyOnce() if cfg.identify_users else None
+        self._identified = IdentifyGate() if cfg.identify_users else None
         self._excluded = excluded_paths(cfg)
         self._track_requests = cfg.track_requests
         self._device_cookie = cfg.device_cookie
@@ -155,6 +161,8 @@ class OpenPanelMiddleware:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and (self._owns_client or self._routes is not None):
+                if self._closed:  # a second lifespan of the same app (test suites do this)
+                    self._reopen()
                 await self.app(scope, receive, self._watch_shutdown(send))
             else:
                 await self.app(scope, receive, send)
@@ -220,14 +228,18 @@ class OpenPanelMiddleware:
 
     def _end(self, state: RequestState, scope: Scope) -> None:
         try:
-            with suppress_internal_errors("asgi request end"):
-                self._record(state, scope)
+            self._record(state, scope)
         finally:
-            cm = state._cm  # pyright: ignore[reportPrivateUsage]
-            if cm is not None:
-                with suppress_internal_errors("asgi request context"):
-                    cm.__exit__(None, None, None)
+            self._close_context(state)
 
+    @staticmethod
+    @guarded("asgi request context")
+    def _close_context(state: RequestState) -> None:
+        cm = state._cm  # pyright: ignore[reportPrivateUsage]
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    @guarded("asgi request end")
     def _record(self, state: RequestState, scope: Scope) -> None:
         client = self.client
         if client is None:  # pragma: no cover - _begin returns None without a client
@@ -238,11 +250,7 @@ class OpenPanelMiddleware:
             identity = from_scope_user(scope)
             late = identity is not None
         once = self._identified
-        if (
-            identity is not None
-            and once is not None
-            and once.should_identify(str(identity.profile_id), identity.fingerprint())
-        ):
+        if identity is not None and once is not None and once.should_identify(identity):
             client.identify(
                 identity.profile_id,
                 first_name=identity.traits.get("first_name"),
@@ -283,6 +291,12 @@ class OpenPanelMiddleware:
             await send(message)
 
         return lifespan_send
+
+    @guarded("asgi reopen")
+    def _reopen(self) -> None:
+        if self._owns_client:
+            self.client = self.config.make_async_client(**self._client_options)
+        self._closed = False
 
     async def aclose(self) -> None:
         """Flush and close the client the middleware created, and the proxy's connections.
