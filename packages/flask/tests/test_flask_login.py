@@ -17,7 +17,7 @@ from openpanel_flask import OpenPanel, current_client
 flask_login: Any = pytest.importorskip("flask_login")
 
 
-class User(flask_login.UserMixin):  # type: ignore[misc]
+class User(flask_login.UserMixin):
     def __init__(self, user_id: str) -> None:
         self.id = user_id
 

@@ -8,12 +8,12 @@ error is logged once and swallowed, never raised into the app (re-raised under t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from contextlib import AbstractContextManager
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from flask.globals import request_ctx
 
 from openpanel_core import RequestContext
@@ -31,6 +31,8 @@ from openpanel_web_bridge import (
 
 __all__ = ["G_KEY", "RequestState", "environ_getter", "install_hooks"]
 
+_RECENT_MAX = 10_000
+
 #: Attribute of ``flask.g`` holding the per-request state.
 G_KEY = "_openpanel"
 
@@ -38,10 +40,21 @@ G_KEY = "_openpanel"
 class RequestState:
     """What the hooks remember about one request (``g._openpanel``)."""
 
-    __slots__ = ("context", "device_id", "new_device", "profile", "start", "status")
+    __slots__ = (
+        "context",
+        "device_id",
+        "environ",
+        "new_device",
+        "profile",
+        "request",
+        "start",
+        "status",
+    )
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float, req: Request) -> None:
         self.start = start
+        self.request = req
+        self.environ: dict[str, Any] = req.environ
         self.context: AbstractContextManager[RequestContext] | None = None
         self.profile: Profile | None = None
         self.device_id: str | None = None
@@ -57,6 +70,34 @@ def environ_getter(environ: MutableMapping[str, Any]) -> Callable[[str], str | N
         return value if isinstance(value, str) else None
 
     return get_header
+
+
+def _no_header(name: str) -> str | None:
+    return None
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI environ string (bytes as latin-1) as the text it encodes (UTF-8)."""
+    if value.isascii():
+        return value
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
+def _host(environ: Mapping[str, Any]) -> str | None:
+    host = environ.get("HTTP_HOST")
+    if host:
+        return str(host)
+    name, port = environ.get("SERVER_NAME"), environ.get("SERVER_PORT")
+    if not name:
+        return None
+    default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
+    return f"{name}:{port}" if port and port != default else str(name)
+
+
+def _current_request() -> Request:
+    """The request object behind the ``flask.request`` proxy (one lookup per request)."""
+    found: Request = getattr(request, "_get_current_object")()  # noqa: B009 - no stub for it
+    return found
 
 
 def _raw_session() -> Any:
@@ -91,13 +132,36 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
     identify_users = config.identify_users
     device_cookie = config.device_cookie
     track_requests = config.track_requests
+    ip_header = config.ip_header
+
+    # IdentifyOnce fingerprints the traits (JSON + hash) on every call; a plain dict of the
+    # profiles identified recently answers the common "same user, same traits" case first.
+    recent: dict[Any, float] = {}
+    ttl = identify_once.ttl
+
+    def should_identify(profile: Profile) -> bool:
+        key = (profile.profile_id, *profile.traits.items())
+        try:
+            seen = recent.get(key)
+        except TypeError:  # unhashable traits (nested properties): no shortcut
+            return identify_once.should_identify(str(profile.profile_id), profile.traits or None)
+        now = monotonic()
+        if seen is not None and now - seen < ttl:
+            return False
+        if not identify_once.should_identify(str(profile.profile_id), profile.traits or None):
+            return False
+        if len(recent) >= _RECENT_MAX:
+            recent.clear()
+        recent[key] = now
+        return True
 
     @guarded("flask before_request")
     def before_request() -> None:
-        environ = request.environ
+        req = _current_request()
+        environ = req.environ
         if excluded(environ.get("PATH_INFO") or "/"):
             return
-        rs = RequestState(perf_counter())
+        rs = RequestState(perf_counter(), req)
         identify = state.identify_for(app)
         profile = None
         if identify is not None:
@@ -115,7 +179,8 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
             if device_id is None:
                 device_id = new_device_id()
                 rs.new_device = True
-        ip = client_ip(environ_getter(environ), environ.get("REMOTE_ADDR"), config)
+        get_header = _no_header if ip_header is None else environ_getter(environ)
+        ip = client_ip(get_header, environ.get("REMOTE_ADDR"), config)
         context = open_context(
             ip=ip,
             user_agent=environ.get("HTTP_USER_AGENT"),
@@ -127,11 +192,7 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
         setattr(g, G_KEY, rs)  # first: teardown must find whatever was opened
         context.__enter__()
         rs.context = context
-        if (
-            profile is not None
-            and identify_users
-            and identify_once.should_identify(str(profile.profile_id), profile.traits or None)
-        ):
+        if profile is not None and identify_users and should_identify(profile):
             client.identify(profile.profile_id, **profile.identify_kwargs())
 
     @guarded("flask after_request")
@@ -144,7 +205,7 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
             # Never a cookie on a response that shared caches may keep for other visitors.
             if "public" in response.headers.get("Cache-Control", "").lower():
                 return
-            https = request.environ.get("wsgi.url_scheme") == "https"
+            https = rs.environ.get("wsgi.url_scheme") == "https"
             response.headers.add(
                 "Set-Cookie", device_cookie_header(rs.device_id, config, https=https)
             )
@@ -154,16 +215,18 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
         return response
 
     def _track(rs: RequestState) -> None:
-        environ = request.environ
-        rule = request.url_rule
+        # From the environ: cheaper than the request's properties, and never a
+        # SecurityError from TRUSTED_HOSTS inside our hook.
+        environ = rs.environ
+        rule = rs.request.url_rule
         info = request_info(
             environ_getter(environ),
             environ.get("REMOTE_ADDR"),
-            method=request.method,
-            scheme=request.scheme,
-            host=request.host or None,
-            path=request.script_root + request.path,
-            query=request.query_string.decode("latin-1"),
+            method=environ.get("REQUEST_METHOD") or "GET",
+            scheme=environ.get("wsgi.url_scheme") or "http",
+            host=_host(environ),
+            path=_wsgi_text(environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/")),
+            query=environ.get("QUERY_STRING", ""),
             config=config,
         )
         name, properties = request_event(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from flask import Flask
 from typing_extensions import NotRequired
@@ -55,21 +55,27 @@ class Profile:
 
 def to_profile(value: object) -> Profile | None:
     """Normalise an ``identify`` result; anything unusable counts as anonymous."""
-    if value is None or isinstance(value, bool):
+    if value is None or value is True or value is False:
         return None
     if isinstance(value, (str, int)):
         return Profile(value) if value != "" else None
-    if isinstance(value, Mapping):
-        data: Mapping[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
-        pid = data.get("profile_id")
-        if isinstance(pid, bool) or not isinstance(pid, (str, int)) or pid == "":
-            return None
-        traits: dict[str, Any] = {k: data[k] for k in _FIELDS if isinstance(data.get(k), str)}
-        props = data.get("properties")
-        if isinstance(props, Mapping) and props:
-            traits["properties"] = dict(props)  # pyright: ignore[reportUnknownArgumentType]
-        return Profile(pid, traits)
-    return None
+    # A dict is the common case: test for it before the (slower) Mapping ABC.
+    if isinstance(value, (dict, Mapping)):
+        data = cast("Mapping[str, Any]", value)
+    else:
+        return None
+    pid = data.get("profile_id")
+    if pid is True or pid is False or not isinstance(pid, (str, int)) or pid == "":
+        return None
+    traits: dict[str, Any] = {}
+    for key in _FIELDS:
+        field_value = data.get(key)
+        if type(field_value) is str:
+            traits[key] = field_value
+    props = data.get("properties")
+    if props and isinstance(props, (dict, Mapping)):
+        traits["properties"] = dict(cast("Mapping[str, Any]", props))
+    return Profile(pid, traits)
 
 
 def flask_login_identify() -> str | None:
