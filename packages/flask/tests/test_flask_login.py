@@ -1,7 +1,7 @@
 """Flask-Login's ``current_user`` is the profile when the app uses Flask-Login.
 
-Flask-Login is optional: the extension never imports it. These tests run when it is installed
-(``uv run --with flask-login pytest packages/flask``).
+Flask-Login is optional for the package (it never imports it); the workspace's dev group
+installs it, so these tests run there.
 """
 
 from __future__ import annotations

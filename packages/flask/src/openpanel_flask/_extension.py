@@ -107,9 +107,8 @@ class OpenPanel:
             install_hooks(app, state)
         app.add_template_global(make_script_global(state), "openpanel_script")
         if register_blueprint and not config.disabled and (config.script or config.proxy):
-            blueprint = make_blueprint(state)
-            app.register_blueprint(blueprint)
-            _exempt_from_csrf(app, blueprint)
+            state.blueprint = make_blueprint(state)
+            app.register_blueprint(state.blueprint)
 
     def state(self, app: Flask | None = None) -> OpenPanelState:
         """The state of ``app`` (default: the current app).
@@ -146,11 +145,3 @@ def current_client() -> OpenPanelClient:
         RuntimeError: Outside an app context, or the extension is not installed.
     """
     return OpenPanel().state().client
-
-
-def _exempt_from_csrf(app: Flask, blueprint: Any) -> None:
-    """Flask-WTF's CSRFProtect would refuse the browser's POSTs to the proxy."""
-    csrf: Any = app.extensions.get("csrf")
-    exempt = getattr(csrf, "exempt", None)
-    if callable(exempt):
-        exempt(blueprint)

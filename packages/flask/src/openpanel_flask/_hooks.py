@@ -157,12 +157,14 @@ def install_hooks(app: Flask, state: OpenPanelState) -> None:
 
     @guarded("flask before_request")
     def before_request() -> None:
+        if not state.prepared:
+            state.prepare(app)
         req = _current_request()
         environ = req.environ
         if excluded(environ.get("PATH_INFO") or "/"):
             return
         rs = RequestState(perf_counter(), req)
-        identify = state.identify_for(app)
+        identify = state.identify
         profile = None
         if identify is not None:
             # Reading the session marks it accessed, and Flask then adds "Vary: Cookie" to the

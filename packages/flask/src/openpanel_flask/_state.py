@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Blueprint, Flask, current_app, has_app_context
 
 from openpanel_core import OpenPanel as OpenPanelClient
 from openpanel_core.webhooks import Verifier
@@ -16,8 +16,6 @@ from openpanel_web_bridge import BridgeConfig, IdentifyOnce, PathMatcher, Proxy
 __all__ = ["EXTENSION_KEY", "OpenPanelState", "current_state"]
 
 EXTENSION_KEY = "openpanel"
-
-_UNRESOLVED: Any = object()
 
 
 @dataclass(eq=False)
@@ -39,23 +37,30 @@ class OpenPanelState:
     excluded: PathMatcher
     identify_once: IdentifyOnce
     identify_func: IdentifyFunc | None = None
-    _identify: Any = field(default=_UNRESOLVED, repr=False)
+    blueprint: Blueprint | None = None
+    #: The ``identify`` callable in use (set at the first request, see :meth:`prepare`).
+    identify: IdentifyFunc | None = field(default=None, repr=False)
+    prepared: bool = field(default=False, repr=False)
     _proxy: Proxy | None = field(default=None, repr=False)
     _verifiers: dict[tuple[Any, ...], Verifier] = field(
         default_factory=dict[tuple[Any, ...], Verifier], repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def identify_for(self, app: Flask) -> IdentifyFunc | None:
-        """The ``identify`` callable: the one given, else Flask-Login's when the app uses it.
+    def prepare(self, app: Flask) -> None:
+        """At the first request: adapt to extensions set up after ``init_app``.
 
-        Resolved at the first request (``LoginManager.init_app`` may run after ours).
+        The ``identify`` callable is the one given, else Flask-Login's when the app uses it
+        (``LoginManager.init_app`` may run after ours); the proxy blueprint is exempted from
+        Flask-WTF's CSRF protection (browsers post events to it without a token).
         """
-        found: IdentifyFunc | None = self._identify
-        if found is _UNRESOLVED:
-            found = self.identify_func or default_identify(app)
-            self._identify = found
-        return found
+        self.identify = self.identify_func or default_identify(app)
+        if self.blueprint is not None:
+            csrf: Any = app.extensions.get("csrf")
+            exempt = getattr(csrf, "exempt", None)
+            if callable(exempt):
+                exempt(self.blueprint)
+        self.prepared = True
 
     @property
     def proxy(self) -> Proxy:
