@@ -587,3 +587,29 @@ def test_bot_page_hits_go_to_events_bots_and_browsers_get_header_signals(tmp_pat
         running.stop()
     rows = _query_store(tmp_path, "SELECT name, type, path FROM events_bots")
     assert rows == [["Googlebot", "search-engine", "https://shop.test/p"]]
+
+
+def test_batch_item_ips_are_normalised_like_track(server: RunningServer) -> None:
+    """A private or port-suffixed item ip counts as /track's openpanel-client-ip does."""
+    headers = {**server.server_headers(), "user-agent": BROWSER_UA}
+    single = httpx.post(
+        f"{server.url}/track",
+        json={"type": "track", "payload": {"name": "ip_single"}},
+        headers={**headers, "openpanel-client-ip": "10.1.2.3"},
+    ).json()
+    batch = httpx.post(
+        f"{server.url}/track/batch",
+        json=[
+            {"id": "ip-1", "type": "track", "ip": "10.1.2.3", "payload": {"name": "ip_batch"}},
+            {"id": "ip-2", "type": "track", "ip": "[::ffff:203.0.113.44]:443",
+             "payload": {"name": "ip_public"}},
+        ],
+        headers=headers,
+    ).json()["results"]  # fmt: skip
+    assert batch[0]["deviceId"] == single["deviceId"]
+    public = httpx.post(
+        f"{server.url}/track",
+        json={"type": "track", "payload": {"name": "ip_public_single"}},
+        headers={**headers, "openpanel-client-ip": "203.0.113.44"},
+    ).json()
+    assert batch[1]["deviceId"] == public["deviceId"]

@@ -25,7 +25,7 @@ from openpanel_core._models import (
 from openpanel_server import _fastjson as fastjson
 from openpanel_server._auth import AuthError, Caller, authenticate
 from openpanel_server._ingest import IngestError, RequestInfo, Result
-from openpanel_server._normalize import client_ip, detect_bot, device_id
+from openpanel_server._normalize import client_ip, detect_bot, device_id, normalize_ip
 from openpanel_server._ratelimit import RateLimiter
 from openpanel_server._server import Server
 
@@ -265,7 +265,8 @@ def create_app(server: Server) -> Starlette:
         groups: dict[tuple[str, str], list[tuple[int, Any, str]]] = {}
         for index, model, rid in valid:
             ua = model.user_agent or base.user_agent
-            ip = model.ip if model.ip is not None else base.ip
+            # As for /track's openpanel-client-ip: only a public address counts.
+            ip = normalize_ip(model.ip) if model.ip is not None else base.ip
             if not caller.secret_verified and detect_bot(ua) is not None:
                 results[index] = {"id": rid, "status": 202, "error": "bot", "message": "bot"}
                 continue
