@@ -8,7 +8,6 @@ the profile of the backend events.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +18,8 @@ import pytest
 from server_helpers import RunningServer, start_server
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from examples.flask_app import create_app, openpanel
 from openpanel_core.webhooks import generate_secret, sign
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # examples/ is a package at the repository root
-    sys.path.insert(0, str(ROOT))
-
-from examples.flask_app import create_app, openpanel  # noqa: E402
 
 BROWSER_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
