@@ -31,6 +31,10 @@ def test_main_job_stores_everything(tmp_path: Path) -> None:
             str(tmp_path / "data"),
             "--port",
             str(_free_port()),
+            "--shop-port",
+            str(_free_port()),
+            "--shoppers",
+            "12",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -48,6 +52,17 @@ def test_main_job_stores_everything(tmp_path: Path) -> None:
     assert int(stored["screen_view"]) > 60
     assert int(stored["session_start"]) >= 1
     assert "failed 0, dropped 0, refused 0" in out.stdout
+    # The Flask shop: browsers through its proxy, its backend's events all delivered.
+    shop = re.search(
+        r"^12 browsers in the Flask shop \(http://127\.0\.0\.1:\d+\): (\d+) pages", out.stdout, re.M
+    )
+    assert shop is not None, out.stdout
+    backend = re.search(
+        r"the shop's backend: (\d+) events delivered, 0 failed, 0 dropped", out.stdout
+    )
+    assert backend is not None, out.stdout
+    assert int(stored["purchase"]) >= 1
+    assert int(stored["server_request"]) >= int(shop.group(1))
     assert (tmp_path / "data" / "credentials.json").exists()
 
 

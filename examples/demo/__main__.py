@@ -1,11 +1,19 @@
-"""Send a few minutes' worth of realistic product traffic through the Python client.
+"""Send a few minutes' worth of realistic product traffic through the Python client and a shop.
 
 Run with ``./dev start``: it starts the reference server (``openpanel-server serve`` with its
-embedded ClickHouse store in ``./.openpanel-demo``), then simulated visitors browse, sign up, get
-identified, buy and join a company group. The backend events carry each visitor's IP and user
-agent through ``client.context(...)``, as a web middleware would, so the server derives their
-devices and sessions. A summary of what the server stored is printed, and the server keeps
-running for you to explore (``--once`` stops it).
+embedded ClickHouse store in ``./.openpanel-demo``), then:
+
+* simulated visitors browse, sign up, get identified, buy and join a company group through the
+  Python client; the backend events carry each visitor's IP and user agent through
+  ``client.context(...)``, as a web middleware would, so the server derives their devices and
+  sessions;
+* the Flask example shop (``examples/flask_app``, with ``openpanel-flask``) is served on
+  http://127.0.0.1:5001 and simulated browsers load its pages, send the browser script's
+  screen views through its first-party proxy, log in and buy, so the shop's backend events
+  and the browsers' events of each visitor share one session.
+
+A summary of what the server stored is printed, and the server and the shop keep running for
+you to explore (``--once`` stops them).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from examples.demo._shop import browse, start_shop
 from openpanel_core import OpenPanel
 
 PAGES = ["/", "/pricing", "/docs", "/blog/launch", "/signup", "/checkout"]
@@ -114,6 +123,10 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=500)
     parser.add_argument("--port", type=int, default=3333, help="server port (default 3333)")
     parser.add_argument(
+        "--shop-port", type=int, default=5001, help="the Flask example shop's port (default 5001)"
+    )
+    parser.add_argument("--shoppers", type=int, default=60, help="browsers sent through the shop")
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(".openpanel-demo"),
@@ -141,11 +154,22 @@ def main() -> int:
         client.shutdown(30)
         elapsed_ms = (time.perf_counter() - started) * 1000
         stats = client.stats
+        shop = start_shop(creds, url, args.shop_port)
+        pages = browse(shop, args.shoppers, BROWSERS, random.Random(11))
+        shop_client = shop.app.extensions["openpanel"].client
+        shop_client.flush(30)
+        time.sleep(0.5)  # the server moves its write-ahead log to the store every 0.2 s
         counts = stored_counts(url, creds)
         print(f"\n{sent} calls by {args.visitors} simulated visitors")
         print(f"  caller side: {enqueue_ms:.1f} ms in all ({enqueue_ms * 1000 / sent:.1f} µs/call)")
         print(f"  delivered:   {stats.delivered} acknowledged by the server in {elapsed_ms:.0f} ms")
         print(f"  failed {stats.failed}, dropped {stats.dropped}, refused {stats.invalid}")
+        shop_stats = shop_client.stats
+        print(f"\n{args.shoppers} browsers in the Flask shop ({shop.url}): {pages} pages")
+        print(
+            f"  the shop's backend: {shop_stats.delivered} events delivered, "
+            f"{shop_stats.failed} failed, {shop_stats.dropped} dropped"
+        )
         print("\nevents the server stored (with the sessions it derived):")
         for name, count in counts.most_common():
             print(f"  {name:<14} {count}")
@@ -156,10 +180,13 @@ def main() -> int:
             f"'{url}/export/events?limit=5&includes=properties'"
         )
         print(f"  track:   POST {url}/track with openpanel-client-id {creds['clientId']}")
+        print(f"  shop:    {shop.url}  (log in, buy, then look at the events again)")
+        ok = stats.delivered == sent and shop_stats.failed == 0 and shop_stats.dropped == 0
         if not args.once:
-            print("\nthe server keeps running; Ctrl-C to stop")
+            print("\nthe server and the shop keep running; Ctrl-C to stop")
             proc.wait()
-        return 0 if stats.delivered == sent else 1
+        shop.stop()
+        return 0 if ok else 1
     except KeyboardInterrupt:
         return 0
     finally:
