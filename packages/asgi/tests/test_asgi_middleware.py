@@ -576,3 +576,50 @@ def test_identify_gate_repeats_after_the_ttl_and_on_change() -> None:
     for pid in ("u2", "u3", "u4"):
         assert gate.should_identify(Identity(pid))
     assert not gate.should_identify(Identity("u2"))
+
+
+async def test_duration_ends_with_the_response_and_background_tasks_keep_the_context() -> None:
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    rec = Recorder()
+
+    async def after() -> None:
+        await asyncio.sleep(0.3)
+        rec.client.track("emailed_receipt")
+
+    async def checkout(request: Request) -> Response:
+        return PlainTextResponse("ok", background=BackgroundTask(after))
+
+    app = wrap(Starlette(routes=[Route("/checkout", checkout)]), rec, track_requests=True)
+    async with asgi_client(app) as http:
+        await http.get("/checkout", headers={"user-agent": BROWSER_UA})
+    [request] = await rec.tracks("server_request")
+    assert request.properties["duration_ms"] < 200  # the background task took 300 ms
+    [receipt] = await rec.tracks("emailed_receipt")
+    assert (receipt.ip, receipt.user_agent) == (PEER, BROWSER_UA)
+    await rec.close()
+
+
+def test_options_override_config_and_env_fills_the_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpanel_core import ConfigurationError
+    from openpanel_web_bridge import BridgeConfig
+
+    base = BridgeConfig(client_id=CLIENT_ID, api_url=API_URL, exclude_paths=("/a",))
+    mw = OpenPanelMiddleware(demo_app(None), config=base, track_requests=True, prefix="/stats")
+    assert mw.config.track_requests and mw.config.prefix == "/stats"
+    assert mw.config.exclude_paths == ("/a",) and mw.config.client_id == CLIENT_ID
+    assert OpenPanelMiddleware(demo_app(None), config=base).config is base
+
+    monkeypatch.setenv("OPENPANEL_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("OPENPANEL_CLIENT_SECRET", "sec_from_env")
+    monkeypatch.setenv("OPENPANEL_API_URL", "https://ingest.example.com")
+    from_env = OpenPanelMiddleware(demo_app(None), config={"TRACK_REQUESTS": True})
+    assert from_env.config.client_id == CLIENT_ID
+    assert from_env.config.client_secret == "sec_from_env"
+    assert from_env.config.api_url == "https://ingest.example.com"
+    assert from_env.config.track_requests
+    with pytest.raises(ConfigurationError, match="trak_requests"):
+        OpenPanelMiddleware(demo_app(None), trak_requests=True)

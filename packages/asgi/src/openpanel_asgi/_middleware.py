@@ -40,7 +40,7 @@ _perf = time.perf_counter
 class RequestState:
     """What the middleware knows about the request being handled (one per request)."""
 
-    __slots__ = ("_cm", "_send", "config", "cookie", "get", "identity", "start", "status")
+    __slots__ = ("_cm", "_send", "config", "cookie", "end", "get", "identity", "start", "status")
 
     def __init__(
         self,
@@ -58,13 +58,17 @@ class RequestState:
         self.cookie = cookie
         self.status: int | None = None
         self.start = _perf()
+        self.end: float | None = None
 
     async def send(self, message: Message) -> None:
-        """The app's ``send``: notes the status and adds the device cookie to the headers."""
-        if message["type"] == "http.response.start":
+        """The app's ``send``: notes the status and the end, adds the device cookie."""
+        kind = message["type"]
+        if kind == "http.response.start":
             self.status = message.get("status")
             if self.cookie is not None:
                 message = self._with_cookie(message, self.cookie)
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.end = _perf()  # the response is complete (background tasks may follow)
         await self._send(message)
 
     def _with_cookie(self, message: Message, cookie: bytes) -> Message:
@@ -260,7 +264,7 @@ class OpenPanelMiddleware:
                 properties=identity.properties or None,
             )
         if self._track_requests and state.status is not None:
-            duration_ms = (_perf() - state.start) * 1000.0
+            duration_ms = ((state.end or _perf()) - state.start) * 1000.0
             get = state.get
             info = request_info(
                 get,
