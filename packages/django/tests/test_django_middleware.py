@@ -219,8 +219,18 @@ def test_logged_in_user_is_the_profile_and_identified_once(
     }
 
 
-def test_changed_identify_fields_identify_again(op: OpenPanelFixture, user_client: Web) -> None:
+def test_changed_identify_fields_identify_again(
+    op: OpenPanelFixture, user_client: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpanel_django._users as users
+
     user_client.get("/whoami/", **browser())
+    make_user("ada", email="ada@changed.example")
+    user_client.get("/whoami/", **browser())  # within RECHECK_SECONDS: the hook is not re-run
+    assert len(op.of_type("identify")) == 1
+    make_user("ada", email="ada@example.com")
+    monkeypatch.setattr(users, "RECHECK_SECONDS", 0.0)
+    user_client.get("/whoami/", **browser())  # same fields as sent: nothing new
     make_user("ada", email="ada@new.example")
     user_client.get("/whoami/", **browser())
     emails = [e.payload.get("email") for e in op.of_type("identify")]

@@ -35,7 +35,8 @@ class Runtime:
         active: False when ``disabled`` or without a client id: requests pass through
             untouched.
         excluded: Matches the paths the middleware leaves alone.
-        identify_once: Remembers the profiles identified recently.
+        identify_once: Remembers the profiles identified recently (and with which fields).
+        checked: When each profile's identify fields were last computed (monotonic seconds).
         session_cookie: ``settings.SESSION_COOKIE_NAME``, looked for in the cookie header.
         ip_meta_key: The ``request.META`` key of ``config.ip_header`` (None: socket peer).
     """
@@ -46,6 +47,7 @@ class Runtime:
         "_proxy",
         "_proxy_pid",
         "active",
+        "checked",
         "config",
         "excluded",
         "identify_once",
@@ -60,6 +62,7 @@ class Runtime:
         self.active = not config.disabled and bool(config.client_id)
         self.excluded: PathMatcher = excluded_paths(config)
         self.identify_once = IdentifyOnce()
+        self.checked: dict[str, float] = {}
         self.session_cookie: str = str(getattr(settings, "SESSION_COOKIE_NAME", "sessionid"))
         self.ip_meta_key = meta_key(config.ip_header) if config.ip_header else None
         self._client: OpenPanel | None = None

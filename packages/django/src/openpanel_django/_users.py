@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from time import monotonic as _monotonic
 from typing import Any, cast
 
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 
 from openpanel_core import OpenPanel
 from openpanel_core._guard import call_user_hook
 from openpanel_django._runtime import Runtime
 
-__all__ = ["has_session_cookie", "identify_kwargs", "logged_in_user", "profile_of", "user_identity"]
+__all__ = [
+    "RECHECK_SECONDS",
+    "has_session_cookie",
+    "identify_if_due",
+    "identify_kwargs",
+    "logged_in_user",
+    "profile_of",
+    "user_identity",
+]
 
 _IDENTIFY_FIELDS = frozenset({"first_name", "last_name", "email", "avatar"})
 
@@ -42,7 +51,10 @@ def logged_in_user(request: object) -> Any | None:
     authenticated = getattr(lazy, "is_authenticated", False) is True
     if was_accessed is False and getattr(session, "accessed", None) is True:
         session.accessed = False  # pyright: ignore[reportOptionalMemberAccess]
-        request.user = SimpleLazyObject(partial(_user_read, session, lazy))  # pyright: ignore[reportAttributeAccessIssue]
+        loaded = lazy.__dict__.get("_wrapped", lazy)  # the user behind Django's lazy object
+        if loaded is empty:
+            loaded = lazy
+        request.user = SimpleLazyObject(partial(_user_read, session, loaded))  # pyright: ignore[reportAttributeAccessIssue]
     return lazy if authenticated else None
 
 
@@ -83,14 +95,35 @@ def identify_kwargs(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def user_identity(rt: Runtime, user: Any) -> tuple[str | int | None, dict[str, Any] | None]:
-    """The profile id and, when ``identify_users`` is on, the identify keyword arguments."""
+    """The profile id and, when the profile is due a check, the identify keyword arguments.
+
+    The ``IDENTIFY`` hook runs at most once per ``RECHECK_SECONDS`` per profile and process
+    (its result is compared with what was sent before by :func:`identify_if_due`), so a
+    logged-in user's requests do not pay for it each time; changed fields are sent within
+    that delay.
+    """
     pid = profile_of(rt, user)
-    if pid is None:
-        return None, None
+    if pid is None or not _check_due(rt, str(pid)):
+        return pid, None
     ok, fields = call_user_hook("IDENTIFY", rt.options.identify, user)
     if not ok or not isinstance(fields, Mapping):
         return pid, None
     return pid, identify_kwargs(fields)
+
+
+RECHECK_SECONDS = 30.0
+_MAX_CHECKED = 10_000
+
+
+def _check_due(rt: Runtime, key: str) -> bool:
+    now = _monotonic()
+    last = rt.checked.get(key)
+    if last is not None and now - last < RECHECK_SECONDS:
+        return False
+    if len(rt.checked) >= _MAX_CHECKED:
+        rt.checked.clear()
+    rt.checked[key] = now
+    return True
 
 
 def identify_if_due(
