@@ -121,3 +121,25 @@ def test_queued_without_a_loop_then_drained_at_exit(sink: Sink) -> None:
     assert sink.events == []
     client._drain_blocking(5)  # pyright: ignore[reportPrivateUsage] - what atexit runs
     assert [e["payload"]["name"] for e in sink.events] == ["no_loop"]
+
+
+async def test_steady_load_on_the_loop_keeps_batches_full() -> None:
+    """Calls made on the sender's own loop (an ASGI app) do not leave one request each.
+
+    While a job waits for a free send slot, the calls queued meanwhile wait for the next
+    wake-up instead of trickling out as tiny batches.
+    """
+    from openpanel_core.testing import AsyncRecordingTransport
+
+    transport = AsyncRecordingTransport()
+    client = AsyncOpenPanel(
+        CLIENT_ID, transport=transport, flush_at=50, flush_interval=5, max_in_flight=2
+    )
+    for i in range(1000):
+        client.track("steady", {"i": i})
+        await asyncio.sleep(0)  # a request handler yielding to the loop
+    assert await client.flush(10)
+    await client.shutdown(5)
+    assert len(transport.events) == 1000
+    requests = len(transport.requests)
+    assert requests <= 1000 // 50 + 5, f"{requests} requests for 1000 events"

@@ -545,6 +545,9 @@ class ClientCore:
         """Pop queued calls and encode them into jobs (lists of items for one request).
 
         Yields jobs as they fill; the caller sends them. Encoding errors refuse single events.
+        Takes only what was queued when it started: calls made while a job waits for a free
+        send slot stay queued for the next wake-up (``flush_at`` or ``flush_interval``)
+        instead of leaving as a trickle of tiny batches.
         """
         q = self._queue
         self._wake_pending = False
@@ -556,10 +559,12 @@ class ClientCore:
                 self._bytes_in_flight += sum(len(i.body) for i in recovered)
             for i in range(0, len(recovered), self.max_batch_size):
                 yield recovered[i : i + self.max_batch_size]
-        while q:
+        budget = len(q)
+        while q and budget > 0:
             if self._bytes_in_flight >= self.max_queue_bytes:
                 break  # the server is behind: leave the rest queued (callers drop, counted)
-            n = min(len(q), self.max_batch_size)
+            n = min(len(q), self.max_batch_size, budget)
+            budget -= n
             with self._lock:
                 self._n_in_flight += n  # before popping: flush() never sees a gap
             popleft = q.popleft
