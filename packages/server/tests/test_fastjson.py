@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -18,11 +19,12 @@ from openpanel_server import _fastjson as fastjson
     ],
 )
 def test_loads_accepts_what_the_standard_library_accepts(text: str) -> None:
-    got = fastjson.loads(text.encode())
-    want = json.loads(text)
-    assert json.dumps(got) == json.dumps(want) or (
-        isinstance(want, dict) and float(got["big"]) == float(want["big"])  # orjson: a float
-    )
+    got: Any = fastjson.loads(text.encode())
+    want: Any = json.loads(text)
+    if "big" in text:  # orjson reads integers over 64 bits as floats, as JavaScript does
+        assert float(got["big"]) == float(want["big"])
+    else:
+        assert json.dumps(got) == json.dumps(want)
 
 
 @pytest.mark.parametrize("text", ["{", "[1,]", "nope", '{"a" 1}'])
