@@ -717,3 +717,29 @@ def test_garbage_arguments_never_raise_and_never_lose_the_batch(sink: Sink) -> N
     assert stats.in_flight == 0
     assert all(isinstance(e, EventValidationError) for e in reported)
     client.shutdown()
+
+
+def test_context_scopes_nest_and_restore() -> None:
+    from openpanel_core import current_context
+
+    op = OpenPanel(CLIENT_ID, disabled=True)
+    assert current_context() is None
+    with op.context(ip="203.0.113.1", user_agent="UA", profile_id="u1") as outer:
+        assert current_context() is outer
+        assert (outer.ip, outer.user_agent, outer.profile_id) == ("203.0.113.1", "UA", "u1")
+        with op.context(profile_id="u2", properties={"k": 1}) as inner:
+            assert (inner.ip, inner.profile_id, dict(inner.properties)) == (
+                "203.0.113.1",
+                "u2",
+                {"k": 1},
+            )
+        assert current_context() is outer
+    assert current_context() is None
+    with op.context(ip="", user_agent="") as empty:  # empty strings are no value
+        assert (empty.ip, empty.user_agent) == (None, None)
+    try:
+        with op.context(ip="203.0.113.2"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert current_context() is None  # restored when the block raises

@@ -10,8 +10,8 @@ browser's own events.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Generator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -70,7 +70,25 @@ def current_context() -> RequestContext | None:
     return _current.get()
 
 
-@contextmanager
+class _Scope:
+    """The context manager of :func:`request_context` (a class: cheaper than a generator)."""
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self._ctx = ctx
+        self._token: contextvars.Token[RequestContext | None] | None = None
+
+    def __enter__(self) -> RequestContext:
+        self._token = _current.set(self._ctx)
+        return self._ctx
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+
 def request_context(
     *,
     ip: str | None = None,
@@ -79,22 +97,26 @@ def request_context(
     profile_id: str | int | None = None,
     groups: list[str] | tuple[str, ...] | None = None,
     properties: Mapping[str, Any] | None = None,
-) -> Generator[RequestContext]:
-    """Open a scope; nested scopes inherit and override the outer one."""
+) -> AbstractContextManager[RequestContext]:
+    """Open a scope; nested scopes inherit and override the outer one.
+
+    The scope's context is built from the enclosing one when this is called; enter the result
+    right away (``with request_context(...):``), as with any context manager.
+    """
     parent = _current.get() or _EMPTY
-    ctx = parent.merged(
-        ip=ip,
-        user_agent=user_agent,
-        device_id=device_id,
-        profile_id=profile_id,
-        groups=groups,
-        properties=properties,
-    )
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+    if parent is _EMPTY and not groups and not properties:
+        # The common case (a middleware's scope), without merged()'s keyword plumbing.
+        ctx = RequestContext(ip or None, user_agent or None, device_id or None, profile_id or None)
+    else:
+        ctx = parent.merged(
+            ip=ip,
+            user_agent=user_agent,
+            device_id=device_id,
+            profile_id=profile_id,
+            groups=groups,
+            properties=properties,
+        )
+    return _Scope(ctx)
 
 
 def copy_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
