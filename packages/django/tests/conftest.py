@@ -12,7 +12,7 @@ from django_helpers import BASE_OPENPANEL, MIDDLEWARE, OpenPanelFixture
 from openpanel_core import _guard
 
 if not settings.configured:
-    settings.configure(  # pyright: ignore[reportUnknownMemberType]
+    settings.configure(
         DEBUG=False,
         SECRET_KEY="openpanel-django-tests",
         ALLOWED_HOSTS=["testserver", "localhost", "127.0.0.1"],
@@ -49,10 +49,7 @@ if not settings.configured:
 def _database() -> Iterator[None]:
     """A shared-cache in-memory database with the auth and session tables."""
     from django.db import connection
-    from django.test.utils import (
-        setup_test_environment,  # pyright: ignore[reportUnknownVariableType]
-        teardown_test_environment,
-    )
+    from django.test.utils import setup_test_environment, teardown_test_environment
 
     setup_test_environment()
     name = connection.creation.create_test_db(verbosity=0, serialize=False)

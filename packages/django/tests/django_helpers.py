@@ -86,10 +86,14 @@ class OpenPanelFixture:
 class Response(Protocol):
     """What the tests read from a Django test response."""
 
-    status_code: int
-    content: bytes
-    cookies: SimpleCookie
-    headers: Mapping[str, str]
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def cookies(self) -> SimpleCookie: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
     def __getitem__(self, header: str) -> str: ...
     def __contains__(self, header: str) -> bool: ...
@@ -98,15 +102,15 @@ class Response(Protocol):
 
 
 class Web:
-    """``django.test.Client`` with types (Django ships none)."""
+    """``django.test.Client`` answering the tests' :class:`Response`."""
 
     def __init__(self, **defaults: Any) -> None:
-        self.client: Any = cast("Any", Client)(**defaults)
+        self.client = Client(**defaults)
 
     @property
     def cookies(self) -> SimpleCookie:
         """The cookie jar."""
-        return cast("SimpleCookie", self.client.cookies)
+        return self.client.cookies
 
     @cookies.setter
     def cookies(self, jar: SimpleCookie) -> None:
@@ -118,33 +122,33 @@ class Web:
 
     def get(self, path: str, data: Mapping[str, Any] | None = None, **extra: Any) -> Response:
         """GET ``path``."""
-        return cast("Response", self.client.get(path, data, **extra))
+        return self.client.get(path, data, **extra)
 
     def head(self, path: str, **extra: Any) -> Response:
         """HEAD ``path``."""
-        return cast("Response", self.client.head(path, **extra))
+        return self.client.head(path, **extra)
 
     def post(
         self, path: str, data: Any = None, content_type: str = "application/json", **extra: Any
     ) -> Response:
         """POST ``data`` (bytes, or a dict sent as JSON or form data) to ``path``."""
-        return cast("Response", self.client.post(path, data, content_type=content_type, **extra))
+        return self.client.post(path, data, content_type=content_type, **extra)
 
     def generic(self, method: str, path: str, data: bytes = b"", **extra: Any) -> Response:
         """Any method."""
-        return cast("Response", self.client.generic(method, path, data, **extra))
+        return self.client.generic(method, path, data, **extra)
 
 
 class AsyncWeb:
-    """``django.test.AsyncClient`` with types."""
+    """``django.test.AsyncClient`` answering the tests' :class:`Response`."""
 
     def __init__(self, **defaults: Any) -> None:
-        self.client: Any = cast("Any", AsyncClient)(**defaults)
+        self.client = AsyncClient(**defaults)
 
     @property
     def cookies(self) -> SimpleCookie:
         """The cookie jar."""
-        return cast("SimpleCookie", self.client.cookies)
+        return self.client.cookies
 
     @cookies.setter
     def cookies(self, jar: SimpleCookie) -> None:
@@ -152,15 +156,13 @@ class AsyncWeb:
 
     async def get(self, path: str, **extra: Any) -> Response:
         """GET ``path``."""
-        return cast("Response", await self.client.get(path, **extra))
+        return await self.client.get(path, **extra)
 
     async def post(
         self, path: str, data: Any = None, content_type: str = "application/json", **extra: Any
     ) -> Response:
         """POST to ``path``."""
-        return cast(
-            "Response", await self.client.post(path, data, content_type=content_type, **extra)
-        )
+        return await self.client.post(path, data, content_type=content_type, **extra)
 
 
 def response_snapshot(response: Any) -> tuple[int, list[tuple[str, str]], bytes, list[str]]:

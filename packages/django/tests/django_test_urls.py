@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template import engines
-from django.urls import include, path  # pyright: ignore[reportUnknownVariableType]
+from django.urls import include, path
 
 import openpanel_django
 from openpanel_core.webhooks import WebhookMessage
@@ -23,7 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
     openpanel_django.track("home_viewed", {"section": "top"})
     response = HttpResponse(b"home page", content_type="text/plain")
     response["X-App"] = "yes"
-    response.set_cookie("app_cookie", "1", httponly=True)  # pyright: ignore[reportUnknownMemberType]
+    response.set_cookie("app_cookie", "1", httponly=True)
     return response
 
 
@@ -42,7 +42,7 @@ def plain(request: HttpRequest) -> HttpResponse:
 
 
 def whoami(request: HttpRequest) -> HttpResponse:
-    user: Any = getattr(request, "user")  # noqa: B009 (untyped attribute)
+    user = request.user
     openpanel_django.track("whoami")
     name = str(user.get_username()) if user.is_authenticated else "anonymous"
     return HttpResponse(name.encode())
@@ -53,14 +53,12 @@ def boom(request: HttpRequest) -> HttpResponse:
 
 
 def render(source: str, context: dict[str, Any], request: HttpRequest) -> HttpResponse:
-    engine: Any = cast("Any", engines)["django"]
-    html = cast("str", engine.from_string(source).render(context, request))
+    html = engines["django"].from_string(source).render(context, request)
     return HttpResponse(html.encode())
 
 
 def page(request: HttpRequest) -> HttpResponse:
-    query: Any = request.GET
-    nonce = query.get("nonce")
+    nonce = request.GET.get("nonce")
     if nonce is not None:
         request.csp_nonce = nonce  # pyright: ignore[reportAttributeAccessIssue]
     return render("{% load openpanel %}<head>{% openpanel_script %}</head>", {}, request)
@@ -111,8 +109,7 @@ class HookView(openpanel_django.WebhookView):
 
 
 def make_user(username: str = "ada", **fields: Any) -> Any:
-    model: Any = cast("Any", get_user_model)()
-    return model.objects.update_or_create(username=username, defaults=fields)[0]
+    return get_user_model().objects.update_or_create(username=username, defaults=fields)[0]
 
 
 urlpatterns = [
@@ -128,6 +125,6 @@ urlpatterns = [
     path("hooks/fn/", hook_fn),
     path("hooks/async/", hook_async),
     path("hooks/explicit/", hook_explicit),
-    path("hooks/class/", cast("Any", HookView).as_view()),
+    path("hooks/class/", HookView.as_view()),
     path("_op/", include("openpanel_django.urls")),
 ]

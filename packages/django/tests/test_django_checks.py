@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any, NamedTuple, cast
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.core import checks
 from django.test import override_settings
@@ -19,7 +20,7 @@ class Msg(NamedTuple):
     hint: str
 
 
-def typed(found: list[Any]) -> list[Msg]:
+def typed(found: Sequence[checks.CheckMessage]) -> list[Msg]:
     return [Msg(type(m).__name__, str(m.id), str(m.msg), str(m.hint or "")) for m in found]
 
 
@@ -28,7 +29,7 @@ def check_openpanel() -> list[Msg]:
 
 
 def run_checks(tags: list[str]) -> list[Msg]:
-    return typed(cast("Any", checks).run_checks(tags=tags))
+    return typed(checks.run_checks(tags=tags))
 
 
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -43,7 +43,7 @@ def get_user_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     import django.contrib.auth.middleware as auth_mw
 
     calls: list[int] = []
-    original: Any = cast("Any", auth_mw).get_user
+    original = auth_mw.get_user
 
     def counting(request: Any) -> Any:
         calls.append(1)

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning
-from django.urls import NoReverseMatch
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.urls import NoReverseMatch, reverse
 
 from openpanel_core import ConfigurationError
-from openpanel_django._compat import register_check, reverse
 from openpanel_django._settings import SETTING, read_settings
 from openpanel_web_bridge import BridgeConfig
 
@@ -147,4 +146,4 @@ def check_openpanel(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
 def register_checks() -> None:
     """Register :func:`check_openpanel` (called once from ``AppConfig.ready``)."""
-    register_check(check_openpanel, "openpanel")
+    register(check_openpanel, "openpanel")

@@ -19,7 +19,6 @@ from django.http import HttpRequest, HttpResponseBase
 
 from openpanel_core import OpenPanel, RequestContext
 from openpanel_core._guard import guarded, suppress_internal_errors
-from openpanel_django._compat import meta as request_meta
 from openpanel_django._runtime import Runtime, current, meta_key
 from openpanel_django._users import (
     has_session_cookie,
@@ -68,7 +67,7 @@ def set_device_cookie(
 
 def _route(request: HttpRequest) -> str | None:
     match = request.resolver_match
-    route = cast("str | None", getattr(match, "route", None)) if match is not None else None
+    route = match.route if match is not None else None
     if not route:
         return None
     return route if route.startswith(("/", "^")) else "/" + route
@@ -182,7 +181,7 @@ class OpenPanelMiddleware:
         if rt.excluded(request.path_info):
             return None
         config = rt.config
-        meta = request_meta(request)
+        meta = request.META
         scope = _Scope()
         scope.start = _perf()
         peer = meta.get("REMOTE_ADDR")

@@ -14,10 +14,10 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from openpanel_core import ConfigurationError, OpenPanel
 from openpanel_core._guard import suppress_internal_errors
-from openpanel_django._compat import connect_setting_changed
 from openpanel_django._settings import SETTING, DjangoOptions, read_settings
 from openpanel_web_bridge import BridgeConfig, IdentifyOnce, PathMatcher, Proxy, excluded_paths
 
@@ -197,4 +197,5 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         reset()
 
 
-connect_setting_changed(_on_setting_changed, "openpanel_django.settings")
+# The stubs type the receiver as a bare ``Callable``, which strict mode reports as unknown.
+setting_changed.connect(_on_setting_changed, dispatch_uid="openpanel_django.settings")  # pyright: ignore[reportUnknownMemberType]

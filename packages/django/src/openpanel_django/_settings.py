@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from openpanel_core import ConfigurationError
-from openpanel_django._compat import import_string
 from openpanel_web_bridge import BridgeConfig
 
 __all__ = [

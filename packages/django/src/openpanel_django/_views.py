@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.views.decorators.csrf import csrf_exempt
 
-from openpanel_django._compat import csrf_exempt, header_items, meta, method, raw_body
 from openpanel_django._middleware import header_getter
 from openpanel_django._runtime import current
 from openpanel_web_bridge import client_ip, read_device_cookie, script_response
@@ -22,16 +22,17 @@ def _json(status: int, body: bytes) -> HttpResponse:
 
 def script_view(request: HttpRequest) -> HttpResponse:
     """``GET {prefix}/op.js``: the browser script, cached for a year (304 on a matching ETag)."""
-    if method(request) not in ("GET", "HEAD"):
+    method = request.method or "GET"
+    if method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
     rt = current()
     if rt is None or not rt.active or not rt.config.script:
         return _json(404, _NOT_FOUND)
-    environ = meta(request)
+    environ = request.META
     static = script_response(
         environ.get("HTTP_IF_NONE_MATCH"), accept_encoding=environ.get("HTTP_ACCEPT_ENCODING")
     )
-    head = method(request) == "HEAD"
+    head = method == "HEAD"
     body = b"" if head else static.body
     response = HttpResponse(body, status=static.status, headers=dict(static.headers))
     if head and static.status == 200:
@@ -51,17 +52,17 @@ def proxy_view(request: HttpRequest, subpath: str) -> HttpResponse:
     if rt is None or not rt.active or not rt.config.proxy:
         return _json(404, _NOT_FOUND)
     proxy = rt.proxy()
-    environ = meta(request)
+    environ = request.META
     if proxy.too_large(environ.get("CONTENT_LENGTH")):
         return _json(413, _TOO_LARGE)
     try:
-        body = raw_body(request)
+        body = request.body
     except RequestDataTooBig:
         return _json(413, _TOO_LARGE)
     answer = proxy.forward(
-        method(request),
+        request.method or "GET",
         subpath,
-        dict(header_items(request)),
+        {name.lower(): value for name, value in request.headers.items()},
         body,
         client_ip(header_getter(environ), environ.get("REMOTE_ADDR"), rt.config),
         device_id=read_device_cookie(environ.get("HTTP_COOKIE"), rt.config),

@@ -22,9 +22,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Final, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.cache import caches
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 from openpanel_core._guard import call_user_hook
 from openpanel_core.webhooks import (
@@ -33,14 +35,6 @@ from openpanel_core.webhooks import (
     Verifier,
     WebhookError,
     WebhookMessage,
-)
-from openpanel_django._compat import (
-    cache_add,
-    cache_delete,
-    csrf_exempt,
-    meta,
-    method,
-    raw_body,
 )
 from openpanel_django._runtime import Runtime, current
 from openpanel_web_bridge import rejection_body
@@ -137,11 +131,11 @@ class _Receiver:
         if size > _MAX_BODY:
             return _refusal(_too_large(size))
         try:
-            body = raw_body(request)
+            body = request.body
         except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE
             return _refusal(_too_large(size))
         try:
-            message = verifier.verify(body, cast("Any", request.headers))
+            message = verifier.verify(body, request.headers)
         except WebhookError as exc:
             return _refusal(exc)
         if cache is not None and message.id and not _claim(cache, message.id, tolerance):
@@ -152,12 +146,12 @@ class _Receiver:
         """Forget a message id after the view failed (the sender will retry it)."""
         _, cache, _ = self._setup()
         if cache is not None and message.id:
-            call_user_hook("webhook replay cache", cache_delete, cache, _key(message.id))
+            call_user_hook("webhook replay cache", _cache_delete, cache, _key(message.id))
 
 
 def _content_length(request: HttpRequest) -> int:
     try:
-        return int(meta(request).get("CONTENT_LENGTH") or 0)
+        return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
 
@@ -174,6 +168,15 @@ def _key(msg_id: str) -> str:
     return "openpanel:webhook:" + hashlib.sha256(msg_id.encode()).hexdigest()
 
 
+def _cache_add(alias: str, key: str, timeout: float) -> bool:
+    """``caches[alias].add(key, 1, timeout)``: False when the key exists already."""
+    return bool(caches[alias].add(key, 1, timeout))
+
+
+def _cache_delete(alias: str, key: str) -> None:
+    caches[alias].delete(key)
+
+
 def _claim(cache: str, msg_id: str, tolerance: int) -> bool:
     """Record ``msg_id``; False when it was recorded already (a replay).
 
@@ -181,7 +184,7 @@ def _claim(cache: str, msg_id: str, tolerance: int) -> bool:
     tolerance still hold.
     """
     ok, added = call_user_hook(
-        "webhook replay cache", cache_add, cache, _key(msg_id), 2 * tolerance + 60
+        "webhook replay cache", _cache_add, cache, _key(msg_id), 2 * tolerance + 60
     )
     return added is not False if ok else True
 
@@ -204,7 +207,7 @@ def _wrap(view: _V, receiver: _Receiver) -> _V:
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            if method(request) != "POST":
+            if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             outcome = await sync_to_async(receiver.check)(request)
             if isinstance(outcome, HttpResponse):
@@ -224,7 +227,7 @@ def _wrap(view: _V, receiver: _Receiver) -> _V:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if method(request) != "POST":
+        if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         outcome = receiver.check(request)
         if isinstance(outcome, HttpResponse):
@@ -314,8 +317,7 @@ class WebhookView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Django's dispatch (CSRF-exempt: webhooks are signed instead)."""
-        response = super().dispatch(request, *args, **kwargs)  # pyright: ignore[reportUnknownMemberType]
-        return cast("HttpResponseBase", response)
+        return super().dispatch(request, *args, **kwargs)
 
     dispatch.csrf_exempt = True  # pyright: ignore[reportFunctionMemberAccess]
 

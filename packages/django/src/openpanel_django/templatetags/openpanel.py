@@ -22,4 +22,4 @@ def openpanel_script(context: Any, **options: Any) -> str:
     return script_tag(request, options=options or None, nonce=nonce)
 
 
-register.simple_tag(openpanel_script, takes_context=True)  # pyright: ignore[reportUnknownMemberType]
+register.simple_tag(openpanel_script, takes_context=True)
