@@ -1,4 +1,3 @@
-# pyright: basic
 """What openpanel-django's middleware adds to each request: the same Django app with and without it.
 
 Run from the repository root::
@@ -157,12 +156,12 @@ def openpanel_settings(sink_url: str, tag: str, **extra: Any) -> dict[str, Any]:
 
 def session_cookie() -> str:
     """Log a user in once; the cookie every logged-in request then sends."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import User  # the default user model (no AUTH_USER_MODEL)
     from django.core.management import call_command
     from django.test import Client
 
     call_command("migrate", verbosity=0, interactive=False)
-    user = get_user_model().objects.create_user(
+    user = User.objects.create_user(
         "ada", "ada@example.com", "pw", first_name="Ada", last_name="Lovelace"
     )
     client = Client()

@@ -7,9 +7,6 @@ this command starts itself (``--with-server DATA_DIR``). The database (auth and 
 migrated and the demo user ``demo`` / ``demo-password`` created on start.
 """
 
-# pyright: basic
-# (Django ships no type hints; strict mode would flag every Django call in this example.)
-
 from __future__ import annotations
 
 import argparse
@@ -20,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -67,6 +65,10 @@ def prepare_database() -> None:
     if created:
         user.set_password(DEMO_USER["password"])
         user.save()
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Events go to {config.api_url} (client {config.client_id})")
     # SIGTERM ends the process like Ctrl-C, so queued events are sent at exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         call_command("runserver", f"{args.host}:{args.port}", use_reloader=False)
     except KeyboardInterrupt:

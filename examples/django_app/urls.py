@@ -1,8 +1,5 @@
 """The shop's URLs; OpenPanel's first-party script and proxy live under /_op/."""
 
-# pyright: basic
-# (Django ships no type hints; strict mode would flag every Django call in this example.)
-
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views

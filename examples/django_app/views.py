@@ -1,8 +1,5 @@
 """The shop's views: pages with the browser snippet, a purchase tracked server-side, webhooks."""
 
-# pyright: basic
-# (Django ships no type hints; strict mode would flag every Django call in this example.)
-
 from __future__ import annotations
 
 import logging
