@@ -4,7 +4,6 @@ every response (status, headers, body, cookies) is what the app alone would send
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -65,14 +64,6 @@ class BrokenTracking:
 
 def broken_bridge(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("SDK bug in the bridge")
-
-
-@pytest.fixture
-def no_reraise() -> Generator[None]:
-    _guard.set_reraise(False)
-    yield
-    _guard.set_reraise(None)
-    _guard.recorded.clear()
 
 
 FAILURES = {
@@ -151,7 +142,7 @@ def test_sdk_failing_internally(
     baseline: list[Snapshot],
     op: OpenPanelFixture,
     monkeypatch: pytest.MonkeyPatch,
-    no_reraise: None,
+    swallow_internal_errors: None,
 ) -> None:
     break_sdk(monkeypatch, how)
     assert run_all(MIDDLEWARE) == baseline
@@ -162,7 +153,7 @@ def test_sdk_failing_internally(
 @pytest.mark.tests_internal_errors
 @pytest.mark.anyio
 async def test_async_stack_with_the_sdk_failing(
-    op: OpenPanelFixture, monkeypatch: pytest.MonkeyPatch, no_reraise: None
+    op: OpenPanelFixture, monkeypatch: pytest.MonkeyPatch, swallow_internal_errors: None
 ) -> None:
     expected = await run_async(MIDDLEWARE_WITHOUT)
     monkeypatch.setattr(Runtime, "client", broken_client)
@@ -194,7 +185,7 @@ def openpanel_django_client() -> Any:
 
 @pytest.mark.tests_internal_errors
 def test_failing_snippet_renders_nothing_and_the_page_works(
-    monkeypatch: pytest.MonkeyPatch, no_reraise: None
+    monkeypatch: pytest.MonkeyPatch, swallow_internal_errors: None
 ) -> None:
     import openpanel_django._snippet as snippet
 

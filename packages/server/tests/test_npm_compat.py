@@ -8,13 +8,8 @@ then reads back what the server stored through the export API.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from npm_helpers import NPM_DIR, npm_ci, run_node, tool
 from server_helpers import RunningServer, start_server
 
 # A cold `npm ci` can take minutes on a slow runner; the scripts have their own timeouts.
 pytestmark = pytest.mark.timeout(720)
 
-NPM_DIR = Path(__file__).parent / "npm"
-NODE_TIMEOUT = 60
-NPM_CI_TIMEOUT = 600
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 CHROME_UA = (
@@ -53,93 +46,12 @@ BROWSER_SDK_HEADERS = (
 # --------------------------------------------------------------------------- npm install
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not on PATH: the npm compatibility tests need Node.js 20+ and npm "
-            f"(they run `npm ci` in {NPM_DIR} and then `node` scripts from there)",
-            pytrace=False,
-        )
-    return path
-
-
-def _lock_digest() -> str:
-    return hashlib.sha256((NPM_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-
-def _installed(marker: Path, digest: str) -> bool:
-    return marker.is_file() and marker.read_text() == digest
-
-
-def _npm_ci() -> None:
-    """Run ``npm ci`` unless this exact lock file is already installed."""
-    npm = _tool("npm")
-    digest = _lock_digest()
-    # Written last, after a successful install of exactly this lock file (a half-finished or
-    # outdated node_modules has no matching marker and is reinstalled: `npm ci` starts afresh).
-    marker = NPM_DIR / "node_modules" / ".openpanel-compat-installed"
-    if _installed(marker, digest):
-        return
-    # An OS file lock outside the repository: released when its holder exits, even on a crash.
-    key = hashlib.sha256(str(NPM_DIR.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-compat-{key}.lock"
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if _installed(marker, digest):  # another worker installed it while we waited
-                return
-            try:
-                done = subprocess.run(
-                    [npm, "ci", "--no-audit", "--no-fund"],
-                    cwd=NPM_DIR,
-                    capture_output=True,
-                    text=True,
-                    timeout=NPM_CI_TIMEOUT,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"`npm ci` in {NPM_DIR} took over {NPM_CI_TIMEOUT} s", pytrace=False)
-            if done.returncode != 0:
-                pytest.fail(
-                    f"`npm ci` in {NPM_DIR} failed ({done.returncode}):\n"
-                    f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}",
-                    pytrace=False,
-                )
-            marker.write_text(digest)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def npm_clients() -> Path:
     """The folder with the installed npm clients and the driver scripts."""
-    _tool("node")
-    _npm_ci()
+    tool("node")
+    npm_ci()
     return NPM_DIR
-
-
-def run_node(npm_dir: Path, script: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run ``npm/<script>`` with ``config`` on stdin and return the JSON it prints."""
-    try:
-        done = subprocess.run(
-            [_tool("node"), script, "-"],
-            cwd=npm_dir,
-            input=json.dumps(config),
-            capture_output=True,
-            text=True,
-            timeout=NODE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"node {script} took over {NODE_TIMEOUT} s: {exc.stderr!r}", pytrace=False)
-    if done.returncode != 0 or not done.stdout.strip():
-        pytest.fail(
-            f"node {script} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}",
-            pytrace=False,
-        )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 # --------------------------------------------------------------------------- server

@@ -1,84 +1,31 @@
 """The served op.js in jsdom (Node): queue before init, init order, SPA navigation, never throws.
 
 jsdom comes from the server package's npm test folder (``packages/server/tests/npm``, pinned in
-its ``package-lock.json``). When it is not installed yet, it is installed exactly as the server's
-npm compatibility tests do (``npm ci`` under the same lock marker and OS file lock, so the two
-never race). Without Node the test is skipped with the reason.
+its ``package-lock.json``), installed through the shared ``npm_helpers.npm_ci``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bridge_helpers import CLIENT_ID
+from npm_helpers import NPM_DIR, npm_ci, tool
 
 from openpanel_core import __version__
 from openpanel_web_bridge._script import script_source
 
-NPM_DIR = Path(__file__).resolve().parents[2] / "server" / "tests" / "npm"
 DRIVER = Path(__file__).parent / "js" / "op_jsdom.cjs"
 NODE_TIMEOUT = 60
-NPM_CI_TIMEOUT = 600
-
-
-def _installed(marker: Path, digest: str) -> bool:
-    return marker.is_file() and marker.read_text() == digest
-
-
-def _ensure_jsdom() -> None:
-    """Install the server's npm test folder unless this lock file is already installed."""
-    lock_file = NPM_DIR / "package-lock.json"
-    if not lock_file.is_file():
-        pytest.skip(f"{lock_file} is missing: jsdom for the op.js test comes from there")
-    digest = hashlib.sha256(lock_file.read_bytes()).hexdigest()
-    marker = NPM_DIR / "node_modules" / ".openpanel-compat-installed"
-    if (
-        _installed(marker, digest)
-        or (NPM_DIR / "node_modules" / "jsdom" / "package.json").is_file()
-    ):
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip(f"npm is not on PATH, so jsdom cannot be installed in {NPM_DIR}")
-    key = hashlib.sha256(str(NPM_DIR.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-compat-{key}.lock"
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if _installed(marker, digest):
-                return
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=NPM_DIR,
-                capture_output=True,
-                text=True,
-                timeout=NPM_CI_TIMEOUT,
-                check=False,
-            )
-            if done.returncode != 0:
-                pytest.fail(
-                    f"`npm ci` in {NPM_DIR} failed ({done.returncode}):\n{done.stderr[-3000:]}",
-                    pytrace=False,
-                )
-            marker.write_text(digest)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")
 def scenarios() -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("`node` is not on PATH: the op.js behaviour test needs Node.js 20+ (jsdom)")
-    _ensure_jsdom()
+    node = tool("node")
+    npm_ci()  # jsdom, pinned in the server's npm test folder
     config = {"npmDir": str(NPM_DIR), "script": script_source().decode(), "clientId": CLIENT_ID}
     done = subprocess.run(
         [node, str(DRIVER)],

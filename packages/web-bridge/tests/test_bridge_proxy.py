@@ -470,7 +470,7 @@ def broken_proxy() -> Proxy:
 
 
 @pytest.mark.tests_internal_errors
-@pytest.mark.usefixtures("no_reraise")
+@pytest.mark.usefixtures("swallow_internal_errors")
 def test_internal_errors_become_502_in_production() -> None:
     p = broken_proxy()
     r = p.forward("POST", "track", BROWSER_HEADERS, track_body(), None)

@@ -156,7 +156,7 @@ def test_disabled_or_unconfigured_renders_nothing() -> None:
 
 
 @pytest.mark.tests_internal_errors
-@pytest.mark.usefixtures("no_reraise")
+@pytest.mark.usefixtures("swallow_internal_errors")
 def test_unrenderable_options_give_empty_string_in_production() -> None:
     assert render_snippet(config(), options={"bad": object()}) == ""
 

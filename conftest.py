@@ -1,3 +1,5 @@
+"""Fixtures every test of the suite shares (packages/*/tests and tests/)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,7 +11,12 @@ from openpanel_core import _guard
 
 @pytest.fixture(autouse=True)
 def _no_internal_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """SDK-internal errors swallowed anywhere fail the test (sentry's pattern)."""
+    """SDK-internal errors swallowed anywhere (even on background threads) fail the test.
+
+    Sentry's pattern: the guard re-raises on caller paths under pytest, and records what it
+    swallows on SDK threads and tasks; this fixture turns those records into failures. Tests
+    that provoke internal errors on purpose carry ``@pytest.mark.tests_internal_errors``.
+    """
     _guard.recorded.clear()
     yield
     if request.node.get_closest_marker("tests_internal_errors") is None:
@@ -19,10 +26,11 @@ def _no_internal_errors(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def no_reraise() -> Iterator[None]:
+def swallow_internal_errors() -> Iterator[None]:
     """Production behaviour of the guard: internal errors are swallowed, not re-raised."""
     _guard.set_reraise(False)
     try:
         yield
     finally:
         _guard.set_reraise(None)
+        _guard.recorded.clear()
