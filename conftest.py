@@ -17,7 +17,7 @@ def _no_internal_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     swallows on SDK threads and tasks; this fixture turns those records into failures. Tests
     that provoke internal errors on purpose carry ``@pytest.mark.tests_internal_errors``.
     """
-    _guard.recorded.clear()
+    _guard.reset()  # each test starts with nothing recorded and every error type unlogged
     yield
     if request.node.get_closest_marker("tests_internal_errors") is None:
         errors = list(_guard.recorded)

@@ -25,6 +25,7 @@ __all__ = [
     "guarded",
     "recorded",
     "reraising",
+    "reset",
     "set_reraise",
     "suppress_internal_errors",
 ]
@@ -39,6 +40,13 @@ _lock = threading.Lock()
 _reraise_override: bool | None = None
 #: Internal errors swallowed since the last reset (test fixtures read and clear it).
 recorded: list[BaseException] = []
+
+
+def reset() -> None:
+    """Forget the recorded errors and which types were logged (test fixtures call it)."""
+    with _lock:
+        recorded.clear()
+        _seen_types.clear()
 
 
 def set_reraise(value: bool | None) -> None:
