@@ -50,7 +50,7 @@ def _database() -> Iterator[None]:
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     setup_test_environment()
-    name = connection.creation.create_test_db(verbosity=0, serialize=False)
+    name = connection.creation.create_test_db(verbosity=0)
     yield
     connection.creation.destroy_test_db(name, verbosity=0)
     teardown_test_environment()
