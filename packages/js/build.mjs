@@ -10,7 +10,7 @@
 // from the Python core) and are injected with esbuild `define` as __OP_<NAME>__.
 //
 // `node build.mjs --check-copy` builds op.js in memory and fails when the web bridge's copy
-// differs from it.
+// differs from it; `node build.mjs --stdout` prints that in-memory op.js.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,9 +32,13 @@ const TARGET = 'es2018';
 const BINDINGS = ['react', 'react-router', 'next', 'vue'];
 const EXTERNAL = ['react', 'react-dom', 'react-router', 'next', 'next/*', 'vue'];
 
-/** constants.json flattened to esbuild `define`s: headers.clientId -> __OP_HEADERS_CLIENT_ID__. */
+/**
+ * constants.json flattened to esbuild `define`s: headers.clientId -> __OP_HEADERS_CLIENT_ID__.
+ * @returns {Record<string, string>} name -> JSON of the value
+ */
 export function defines() {
   const constants = JSON.parse(readFileSync(join(ROOT, 'src/generated/constants.json'), 'utf8'));
+  /** @type {Record<string, string>} */
   const out = {};
   const walk = (obj, path) => {
     for (const [key, value] of Object.entries(obj)) {
@@ -79,7 +83,8 @@ const shareIndex = (ext) => ({
   },
 });
 
-async function buildModules() {
+/** The ESM and CJS entries, built in memory (esbuild output files, paths in dist/). */
+export async function buildModules() {
   const files = [];
   for (const [format, ext] of [['esm', 'mjs'], ['cjs', 'cjs']]) {
     for (const name of ['index', ...BINDINGS]) {
@@ -118,6 +123,10 @@ function buildTypes() {
 }
 
 async function main() {
+  if (process.argv.includes('--stdout')) {
+    process.stdout.write(await buildIife()); // op.js, built in memory (for the Python tests)
+    return;
+  }
   if (process.argv.includes('--check-copy')) {
     const fresh = await buildIife();
     let copy;
