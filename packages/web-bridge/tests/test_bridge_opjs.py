@@ -26,7 +26,12 @@ NODE_TIMEOUT = 60
 def scenarios() -> dict[str, Any]:
     node = tool("node")
     npm_ci()  # jsdom, pinned in the server's npm test folder
-    config = {"npmDir": str(NPM_DIR), "script": script_source().decode(), "clientId": CLIENT_ID}
+    config = {
+        "npmDir": str(NPM_DIR),
+        "script": script_source().decode(),
+        "clientId": CLIENT_ID,
+        "version": __version__,
+    }
     done = subprocess.run(
         [node, str(DRIVER)],
         input=json.dumps(config),
@@ -74,7 +79,7 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
         {"type": "track", "payload": {"name": "early", "properties": {"a": 1}}},
         {
             "type": "identify",
-            "payload": {"profileId": "u1", "email": "u1@example.com"},
+            "payload": {"profileId": "u1", "email": "u1@example.com", "properties": {}},
         },
         {
             "type": "track",
@@ -175,7 +180,8 @@ def test_api_calls(scenarios: dict[str, Any]) -> None:
                 "properties": {"plan": "pro", "__revenue": 1299},
             },
         },
-        {"type": "increment", "payload": {"profileId": "u1", "property": "logins", "value": 1}},
+        # no value: the server adds 1
+        {"type": "increment", "payload": {"profileId": "u1", "property": "logins"}},
         {"type": "decrement", "payload": {"profileId": "u2", "property": "credits", "value": 5}},
         {
             "type": "identify",

@@ -12,6 +12,7 @@ from openpanel_core import __version__
 
 __all__ = ["StaticResponse", "script_response", "script_source", "script_version"]
 
+# Filled in a hand-written script; the npm build injects the version itself (then a no-op).
 _VERSION_PLACEHOLDER = b"__OPENPANEL_SDK_VERSION__"
 _CACHE_CONTROL = "public, max-age=31536000, immutable"
 _CONTENT_TYPE = "text/javascript; charset=utf-8"
@@ -42,11 +43,15 @@ class _Script:
 
 
 def _trim(source: bytes) -> bytes:
-    """Drop comment-only lines, blank lines and indentation (a conservative, safe squeeze).
+    """Drop comment-only lines, blank lines and indentation from a hand-written script.
 
-    op.js keeps no ``//`` line inside a string or template literal, so this cannot change what
-    the code does; it saves about a quarter of the gzip size.
+    The packaged op.js is the minified build of the ``openpanel-browser`` npm package: one line
+    of code, returned untouched (a line squeeze could change a multi-line string in minified
+    code). A hand-written, multi-line script that keeps no ``//`` line inside a string or
+    template literal is squeezed safely.
     """
+    if source.rstrip(b"\n").count(b"\n") == 0:
+        return source  # minified: nothing to trim
     kept: list[str] = []
     for line in source.decode("utf-8").splitlines():
         text = line.strip()

@@ -1,6 +1,6 @@
 // Drives the served op.js in jsdom pages and prints what each scenario sent, as JSON.
 // Run by test_bridge_opjs.py: stdin is {"npmDir": <folder with node_modules/jsdom>,
-// "script": <op.js as served>, "clientId": "..."}.
+// "script": <op.js as served>, "clientId": "...", "version": <the suite version>}.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -133,7 +133,7 @@ async function neverThrows() {
     op('increment'); op('init', null); op('init', {}); op('__proto__'); op('constructor');
     op('hasOwnProperty', 'x');`);
   p.run(SCRIPT);
-  const loaded = p.run('typeof window.op === "function" && !!window.op.__openpanel');
+  const loaded = p.run('typeof window.op === "function" && window.op.version') === input.version;
   p.run(`op('init', ${init({ trackScreenViews: false })});
     op('track', 'ok');
     const circular = {}; circular.self = circular;
