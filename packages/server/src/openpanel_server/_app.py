@@ -28,6 +28,7 @@ from openpanel_server._ingest import IngestError, RequestInfo, Result
 from openpanel_server._normalize import client_ip, detect_bot, device_id, normalize_ip
 from openpanel_server._ratelimit import RateLimiter
 from openpanel_server._server import Server
+from openpanel_server._webhook_api import webhook_routes
 
 __all__ = ["create_app"]
 
@@ -427,12 +428,13 @@ def create_app(server: Server) -> Starlette:
             Route("/export/profiles/{profile_id}", export_profile, methods=["GET"]),
             Route("/export/sessions/{session_id}", export_session, methods=["GET"]),
             Route("/export/sessions/{session_id}/replay", export_replay, methods=["GET"]),
+            *webhook_routes(server.webhook_admin, _reader),
         ],
         middleware=[
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                 allow_headers=["*"],
                 max_age=604800,
             )

@@ -33,6 +33,17 @@ class Settings:
         session_timeout: Inactivity, in seconds, that ends a session.
         geoip_db: A MaxMind-format city database (GeoLite2-City.mmdb); by default the one in
             the data folder, if there is one.
+        webhook_allow_subnets: Networks webhook endpoints may resolve to although the SSRF
+            blocklist refuses them (``127.0.0.0/8`` for local development and tests); the
+            environment variable is comma-separated.
+        webhook_allow_http: Accept ``http://`` endpoint URLs (only ``https://`` otherwise).
+        webhook_schedule: Seconds to wait before each delivery attempt (the first is normally
+            0); ``len`` is the number of attempts. Comma-separated in the environment.
+        webhook_timeout: Total seconds for one delivery attempt (connect, send, response).
+        webhook_connect_timeout: Seconds to connect.
+        webhook_max_in_flight: Concurrent deliveries per endpoint.
+        webhook_disable_after: Seconds an endpoint may keep failing (every message exhausting
+            its attempts, no success) before it is disabled.
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +58,22 @@ class Settings:
     flush_interval: float = 0.5
     session_timeout: float = 1800.0
     geoip_db: Path | None = None
+    webhook_allow_subnets: tuple[str, ...] = ()
+    webhook_allow_http: bool = False
+    webhook_schedule: tuple[float, ...] = (
+        0.0,
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+        36000.0,
+    )
+    webhook_timeout: float = 15.0
+    webhook_connect_timeout: float = 5.0
+    webhook_max_in_flight: int = 4
+    webhook_disable_after: float = 5 * 86400.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -61,11 +88,22 @@ class Settings:
 
 
 def _coerce(name: str, raw: str) -> object:
-    if name in ("port", "max_body_bytes", "max_batch_bytes"):
+    if name in ("port", "max_body_bytes", "max_batch_bytes", "webhook_max_in_flight"):
         return int(raw)
-    if name in ("rate_limit", "flush_interval", "session_timeout"):
+    if name in (
+        "rate_limit",
+        "flush_interval",
+        "session_timeout",
+        "webhook_timeout",
+        "webhook_connect_timeout",
+        "webhook_disable_after",
+    ):
         return float(raw)
-    if name in ("cluster", "trust_proxy_headers"):
+    if name == "webhook_allow_subnets":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if name == "webhook_schedule":
+        return tuple(float(part) for part in raw.split(",") if part.strip())
+    if name in ("cluster", "trust_proxy_headers", "webhook_allow_http"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if name in ("data_dir", "geoip_db"):
         return Path(raw) if raw else None

@@ -1,4 +1,4 @@
-"""Metadata in SQLite: projects, clients (with hashed secrets) and the daily device-id salts.
+"""Metadata in SQLite: projects, clients (hashed secrets), device-id salts, webhook tables.
 
 Events live in ClickHouse; this is the small OLTP side (OpenPanel keeps it in Postgres). Secrets
 are stored as scrypt hashes and checked in constant time; a successful check is cached for five
@@ -24,11 +24,19 @@ from typing import Literal
 
 from openpanel_core.webhooks import constant_time_equal
 
-__all__ = ["Client", "ClientType", "MetaStore", "Project", "origin_allowed"]
+__all__ = [
+    "MIGRATIONS",
+    "Client",
+    "ClientType",
+    "MetaStore",
+    "Project",
+    "open_database",
+    "origin_allowed",
+]
 
 ClientType = Literal["write", "read", "root"]
 
-_SCHEMA = [
+_INITIAL_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projects (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -49,7 +57,120 @@ _SCHEMA = [
         day TEXT PRIMARY KEY,
         salt TEXT NOT NULL
     )""",
-]
+)
+
+# Webhooks: endpoints (secrets encrypted), messages (the body serialised once, the retry
+# state) and one row per delivery attempt. Times are Unix seconds (REAL).
+_WEBHOOK_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        url TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        event_types TEXT NOT NULL DEFAULT '[]',
+        event_names TEXT NOT NULL DEFAULT '[]',
+        secret TEXT NOT NULL,
+        old_secrets TEXT NOT NULL DEFAULT '[]',
+        legacy_signature INTEGER NOT NULL DEFAULT 1,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        failing_since REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhook_endpoints_project ON webhook_endpoints (project_id)",
+    """CREATE TABLE IF NOT EXISTS webhook_messages (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+        event_type TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        manual INTEGER NOT NULL DEFAULT 0,
+        in_flight INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhook_messages_due ON webhook_messages (next_attempt_at) "
+    "WHERE next_attempt_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS webhook_messages_endpoint "
+    "ON webhook_messages (endpoint_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS webhook_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL REFERENCES webhook_messages(id) ON DELETE CASCADE,
+        endpoint_id TEXT NOT NULL,
+        attempt_no INTEGER NOT NULL,
+        trigger TEXT NOT NULL,
+        url TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        status_code INTEGER,
+        error_kind TEXT,
+        error TEXT,
+        response_body TEXT,
+        response_headers TEXT,
+        next_attempt_at REAL
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id)",
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_message ON webhook_attempts (message_id, id)",
+)
+
+#: Versioned migrations of the metadata database, recorded in ``PRAGMA user_version``.
+#: Append new versions; never edit or renumber a released one. Every statement is
+#: ``IF NOT EXISTS``-safe, so a database created before versioning (version 0 with the
+#: initial tables) migrates like a new one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, _INITIAL_SCHEMA),
+    (2, _WEBHOOK_SCHEMA),
+)
+
+
+def open_database(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open the metadata database (WAL mode, autocommit) and bring its schema up to date.
+
+    Args:
+        path: The SQLite file (created with its folder when missing).
+        synchronous: SQLite's ``synchronous`` setting for this connection (``FULL`` or
+            ``NORMAL``; NORMAL in WAL mode survives a process crash, not a power loss).
+
+    Returns:
+        The connection (usable from several threads under the caller's lock).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError("synchronous must be FULL or NORMAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    _migrate(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for version, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated meanwhile: re-read under the write lock.
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= version:
+                conn.execute("COMMIT")
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={int(version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _VERIFY_CACHE_SECONDS = 300.0
@@ -127,14 +248,9 @@ class MetaStore:
     """Projects, clients and salts in one SQLite file (WAL mode, thread-safe)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self.path = path
+        self._conn = open_database(path)
         self._lock = threading.Lock()
-        for statement in _SCHEMA:
-            self._conn.execute(statement)
         self._verified: dict[tuple[str, bytes], float] = {}
         self._salt_cache: tuple[dt.date, tuple[str, str]] | None = None
         self._clients: dict[str, tuple[float, Client | None, str | None]] = {}

@@ -26,6 +26,7 @@ from openpanel_server._geo import GeoLookup
 from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result, session_end_id
 from openpanel_server._meta import MetaStore
 from openpanel_server._normalize import session_id
+from openpanel_server._secretbox import SecretBox, load_or_create_key
 from openpanel_server._sessions import SessionTracker
 from openpanel_server._store import (
     BotEventRow,
@@ -38,6 +39,11 @@ from openpanel_server._store import (
     open_store,
 )
 from openpanel_server._wal import WriteAheadLog
+from openpanel_server._webhook_admin import WebhookAdmin
+from openpanel_server._webhook_delivery import DeliveryPolicy, Dispatcher
+from openpanel_server._webhook_events import PROFILE_UPDATE_MARK, WebhookRouter
+from openpanel_server._webhook_ssrf import AddressPolicy
+from openpanel_server._webhook_store import WebhookStore
 
 __all__ = ["Server"]
 
@@ -45,6 +51,8 @@ logger = logging.getLogger("openpanel_server")
 
 #: Seconds between saves of the live sessions (what a crash can lose of their state).
 _SESSION_SAVE_INTERVAL = 2.0
+#: Item types whose profile records are ``profile.updated`` webhooks (not identifications).
+_PROFILE_UPDATES = frozenset({"increment", "decrement", "assign_group"})
 
 
 class _RecentIds:
@@ -141,6 +149,7 @@ class Server:
         self.geo = GeoLookup(geo_path)
         self.ingestor = Ingestor(self.sessions, self.meta.salts, self.geo.lookup)
         self.recent = _RecentIds()
+        self._init_webhooks(data)
         self._stop = threading.Event()
         self._flushed_seq = self.wal.checkpointed
         self._flush_lock = threading.Lock()
@@ -151,6 +160,50 @@ class Server:
         self._save_lock = threading.Lock()
         self._saved_changes = -1
         self._restore_sessions()
+
+    def _init_webhooks(self, data: Path) -> None:
+        settings = self.settings
+        box = SecretBox(load_or_create_key(data / "webhook-secrets.key"))
+        #: Endpoints and messages (``synchronous=FULL``: the flusher's messages are durable
+        #: before the write-ahead log is checkpointed).
+        self.webhooks = WebhookStore(data / "meta.db", box)
+        self.webhook_router = WebhookRouter(self.webhooks.subscriptions, self.webhooks.data_version)
+        self.webhook_addresses = AddressPolicy.from_settings(
+            settings.webhook_allow_subnets, settings.webhook_allow_http
+        )
+        policy = DeliveryPolicy(
+            schedule=settings.webhook_schedule,
+            timeout=settings.webhook_timeout,
+            connect_timeout=settings.webhook_connect_timeout,
+            max_in_flight=settings.webhook_max_in_flight,
+            disable_after=settings.webhook_disable_after,
+        )
+        self.dispatcher = Dispatcher(
+            WebhookStore(data / "meta.db", box, synchronous="NORMAL"),
+            policy,
+            self.webhook_addresses,
+            on_disabled=lambda endpoint_id, reason: self.webhook_router.invalidate(),
+        )
+        #: Endpoint management (the API's; the CLI builds its own on the same tables).
+        self.webhook_admin = WebhookAdmin(
+            self.webhooks, self.webhook_addresses, on_change=self._webhooks_changed
+        )
+
+    def _webhooks_changed(self) -> None:
+        self.webhook_router.invalidate()
+        self.dispatcher.wake()
+
+    def _enqueue_webhooks(self, batch: Sequence[tuple[int, Any]], records: Sequence[Any]) -> None:
+        """Store the webhook messages of durable records (before the log is checkpointed).
+
+        Message ids derive from the record and the endpoint, so a batch seen again after a
+        crash adds nothing.
+        """
+        messages = self.webhook_router.collect(
+            (seq, record) for (seq, _), record in zip(batch, records, strict=True)
+        )
+        if messages and self.webhooks.enqueue(messages, now=time.time()):
+            self.dispatcher.wake()
 
     # ------------------------------------------------------------------ ingestion
 
@@ -185,6 +238,10 @@ class Server:
                     results.append(exc)
                     continue
                 results.append(result)
+                if getattr(item, "type", "") in _PROFILE_UPDATES:
+                    for kind, row in result.records:
+                        if kind == "profile":
+                            row[PROFILE_UPDATE_MARK] = "profile.updated"
                 records.extend(result.records)
             if records:
                 self.wal.append([fastjson.dumps(r) for r in records])
@@ -235,7 +292,9 @@ class Server:
             batch = list(self.wal.read_from(self._flushed_seq + 1))
             if not batch:
                 return 0
-            self._write([fastjson.loads(data) for _, data in batch], dedupe=False)
+            records = [fastjson.loads(data) for _, data in batch]
+            self._enqueue_webhooks(batch, records)
+            self._write(records, dedupe=False)
             last = batch[-1][0]
             self.wal.checkpoint(last)
             self._flushed_seq = last
@@ -255,7 +314,11 @@ class Server:
             events = fresh
         if events:
             self.store.insert_events(events)
-        profiles = [_row(ProfileRow, r) for k, r in records if k == "profile"]
+        profiles = [
+            _row(ProfileRow, {n: v for n, v in r.items() if n != PROFILE_UPDATE_MARK})
+            for k, r in records
+            if k == "profile"
+        ]
         if profiles:
             self.store.insert_profiles(profiles)
         groups = [_row(GroupRow, r) for k, r in records if k == "group"]
@@ -342,6 +405,7 @@ class Server:
         if not batch:
             return
         records = [fastjson.loads(data) for _, data in batch]
+        self._enqueue_webhooks(batch, records)
         self._write(records, dedupe=True)
         for kind, row in records:
             if kind == "event":
@@ -381,7 +445,8 @@ class Server:
                 self._save_sessions()
 
     def start(self) -> None:
-        """Start the flusher and the session reaper."""
+        """Start the flusher, the session reaper and the webhook deliveries."""
+        self.dispatcher.start()
         for target in (self._flush_loop, self._reap_loop):
             t = threading.Thread(target=target, name=f"openpanel-{target.__name__}", daemon=True)
             t.start()
@@ -390,10 +455,13 @@ class Server:
     def close(self) -> None:
         """Flush what is left and release everything."""
         self._stop.set()
+        self.dispatcher.stop()
         for t in self._threads:
             t.join(5)
         self.flush()
         self._save_sessions(force=True)
+        self.dispatcher.store.close()
+        self.webhooks.close()
         self.store.close()
         self.wal.close()
         self.geo.close()
