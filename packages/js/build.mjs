@@ -60,6 +60,9 @@ const common = () => ({
   define: defines(),
   logLevel: 'warning',
   write: false,
+  // Not tsconfig.json (for tsc and the tests): its `strict` would add a "use strict" prologue,
+  // which the IIFE does not need and which would stand before "use client" in the CJS entries.
+  tsconfigRaw: '{}',
 });
 
 /** The script tag, built in memory: its bytes. */
@@ -69,8 +72,6 @@ export async function buildIife() {
     entryPoints: [join(ROOT, 'src/iife.ts')],
     format: 'iife',
     platform: 'browser',
-    // No "use strict" prologue (tsconfig's strict implies it): the IIFE gains nothing from it.
-    tsconfigRaw: '{}',
   });
   return Buffer.from(result.outputFiles[0].contents);
 }
@@ -114,7 +115,10 @@ function buildTypes() {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith('.d.ts')) {
-        const text = readFileSync(path, 'utf8').replace(/(from '\.{1,2}\/[^']+)\.js'/g, "$1.cjs'");
+        const text = readFileSync(path, 'utf8').replace(
+          /((?:from |import\()(['"])\.{1,2}\/[^'"]+)\.js\2/g,
+          '$1.cjs$2',
+        );
         writeFileSync(path.replace(/\.d\.ts$/, '.d.cts'), text);
       }
     }

@@ -1,7 +1,7 @@
 'use client';
 // `openpanel-browser/next`: page views for the Next.js App Router. Put `<NextPageViews />` in the
 // root layout, inside `OpenPanelProvider` (or on a page that loads the script tag).
-import { Suspense, createElement } from 'react';
+import { Suspense, createElement, type ReactElement } from 'react';
 import { usePathname, useSearchParams } from 'next/navigation';
 import { usePageView } from './react.js';
 
@@ -16,6 +16,6 @@ function Views(): null {
 
 /** Sends a `screen_view` for every App Router navigation. Renders nothing. It reads the search
  * params, so it sits in its own `Suspense` boundary (static pages stay static). */
-export function NextPageViews() {
+export function NextPageViews(): ReactElement {
   return createElement(Suspense, { fallback: null }, createElement(Views));
 }

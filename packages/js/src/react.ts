@@ -2,7 +2,15 @@
 // `openpanel-browser/react`: a provider, `useOpenPanel()` and `usePageView()`.
 // The React Router and Next.js App Router page views live in `openpanel-browser/react-router`
 // and `openpanel-browser/next`, so this entry needs nothing but React.
-import { createContext, createElement, useContext, useEffect, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  createElement,
+  useContext,
+  useEffect,
+  useState,
+  type ReactElement,
+  type ReactNode,
+} from 'react';
 import {
   createOpenPanel,
   windowOpenPanel,
@@ -29,7 +37,11 @@ export type OpenPanelProviderProps = Partial<OpenPanelOptions> & {
  * neither, children use the script tag's `window.op` (e.g. a page rendered with the Python web
  * bridge's snippet).
  */
-export function OpenPanelProvider({ client, children, ...options }: OpenPanelProviderProps) {
+export function OpenPanelProvider({
+  client,
+  children,
+  ...options
+}: OpenPanelProviderProps): ReactElement {
   const [value] = useState<OpenPanel>(() => {
     if (client) return client;
     const id = options.clientId;

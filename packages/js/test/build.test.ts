@@ -66,7 +66,7 @@ describe('module entries', () => {
 
   test.each(['react', 'react-router', 'next'])('"use client" heads the %s entry', (name) => {
     expect(modules.get(`${name}.mjs`)!.startsWith('"use client";')).toBe(true);
-    expect(modules.get(`${name}.cjs`)!).toMatch(/^("use strict";)?"use client";/);
+    expect(modules.get(`${name}.cjs`)!.startsWith('"use client";')).toBe(true);
   });
 
   test('the bindings share the main entry and keep the frameworks external', () => {

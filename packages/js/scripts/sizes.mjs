@@ -1,0 +1,27 @@
+// Sizes of the built files (run `npm run build` first): minified bytes, gzip -9, brotli q11.
+// `npm run sizes` prints a Markdown table (benchmarks/README.md, "Browser script size").
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+const dist = join(import.meta.dirname, '..', 'dist');
+const files = [
+  ['op.js', 'script tag (IIFE)'],
+  ['index.mjs', 'ESM client'],
+  ['index.cjs', 'CJS client'],
+  ['react.mjs', 'React bindings (+ ESM client)'],
+  ['react-router.mjs', 'React Router page views (+ React bindings)'],
+  ['next.mjs', 'Next.js App Router page views (+ React bindings)'],
+  ['vue.mjs', 'Vue plugin (+ ESM client)'],
+];
+const size = (bytes) => [
+  bytes.length,
+  gzipSync(bytes, { level: 9 }).length,
+  brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+];
+console.log('| file | what | min B | gzip -9 | brotli q11 |');
+console.log('|---|---|---:|---:|---:|');
+for (const [name, what] of files) {
+  const [min, gz, br] = size(readFileSync(join(dist, name)));
+  console.log(`| \`${name}\` | ${what} | ${min.toLocaleString('en')} | ${gz.toLocaleString('en')} | ${br.toLocaleString('en')} |`);
+}
