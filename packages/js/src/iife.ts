@@ -4,7 +4,8 @@
 //   op('init', {clientId: '...'}); op('track', 'signup', {plan: 'pro'});
 //
 // then loads this script (async). Queued calls run in order wherever `init` sits: calls made
-// before `init` are kept (up to 100) and replayed right after it, before the first screen view.
+// before `init` are kept (up to 100) and replayed right after it. The first screen view follows
+// the whole queue.
 // Once loaded, `op.track(...)` works as well as `op('track', ...)`. Nothing here throws into the
 // page: bad calls are ignored, and a stub without `init` just waits.
 import { METHODS, makeClient, type OpenPanel, type OpenPanelOptions } from './core.js';
@@ -17,6 +18,9 @@ type Op = ((...call: Call) => void) & Record<string, unknown> & { q?: ArrayLike<
   if (!w || (stub && stub.version)) return; // no browser, or a copy already runs
   let client: OpenPanel | undefined;
   let pending: Call[] = [];
+  // While the stub's queue is replayed, the first screen view waits for its end, so that an
+  // `identify` queued after `init` (as the Python web bridge renders it) applies to it too.
+  let later: (() => void) | 0 | undefined = 0;
   const op = ((name: string, ...args: unknown[]) => {
     try {
       if (name == 'init') {
@@ -26,7 +30,8 @@ type Op = ((...call: Call) => void) & Record<string, unknown> & { q?: ArrayLike<
           client = created;
           for (const call of pending) op(...call);
           pending = [];
-          start();
+          if (later === 0) later = start;
+          else start();
         }
       } else if (client) {
         // Not a method ('unknown', '__proto__'...): not callable, or harmless; caught below.
@@ -49,4 +54,7 @@ type Op = ((...call: Call) => void) & Record<string, unknown> & { q?: ArrayLike<
       // a broken entry is skipped
     }
   }
+  const start = later;
+  later = undefined;
+  if (start) start();
 })(typeof window == 'object' ? (window as unknown as { op?: unknown }) : undefined);

@@ -36,6 +36,7 @@ describe('wire format', () => {
       expect(JSON.stringify(request.body)).not.toContain('null');
     }
     expect(p.bodies).toEqual([
+      { type: 'track', payload: { name: 'signup', properties: { plan: 'pro' } } },
       {
         type: 'track',
         payload: {
@@ -47,7 +48,6 @@ describe('wire format', () => {
           },
         },
       },
-      { type: 'track', payload: { name: 'signup', properties: { plan: 'pro' } } },
     ]);
   });
 
@@ -64,7 +64,7 @@ describe('wire format', () => {
 });
 
 describe('queue stub', () => {
-  test('calls before init are replayed in order, before the first screen view', async () => {
+  test('calls before init are replayed in order; the first screen view follows the queue', async () => {
     const p = page({ referrer: 'https://www.google.com/' });
     p.run(`${STUB}
       op('track', 'early', {a: 1});
@@ -83,6 +83,7 @@ describe('queue stub', () => {
         type: 'identify',
         payload: { profileId: 'u1', email: 'u1@example.com', properties: {} },
       },
+      { type: 'track', payload: { name: 'after', profileId: 'u1', properties: { app: 'shop', c: 2 } } },
       {
         type: 'track',
         payload: {
@@ -96,7 +97,6 @@ describe('queue stub', () => {
           },
         },
       },
-      { type: 'track', payload: { name: 'after', profileId: 'u1', properties: { app: 'shop', c: 2 } } },
       { type: 'track', payload: { name: 'loaded', profileId: 'u1', properties: { app: 'shop' } } },
       {
         type: 'track',
@@ -105,9 +105,30 @@ describe('queue stub', () => {
     ]);
   });
 
+  test("the web bridge's snippet: init, then identify; the first view carries the profile", () => {
+    const p = page().load(`window.op("init",${init()});window.op("identify",{"profileId":"42"});`);
+    expect(p.bodies).toEqual([
+      {
+        type: 'track',
+        payload: {
+          name: 'screen_view',
+          profileId: '42',
+          properties: { __path: 'https://shop.example/', __title: 'Start' },
+        },
+      },
+    ]);
+  });
+
+  test('init after the script has loaded starts at once', () => {
+    const p = page().load(`op('identify', {profileId: 'u1'});`);
+    p.run(`op('init', ${init()}); op('track', 'next');`);
+    expect(p.names).toEqual(['screen_view', 'next']);
+    expect(p.bodies[0].payload.profileId).toBe('u1');
+  });
+
   test('init first', () => {
     const p = page().load(`op('init', ${init()}); op('track', 'clicked');`);
-    expect(p.names).toEqual(['screen_view', 'clicked']);
+    expect(p.names).toEqual(['clicked', 'screen_view']);
   });
 
   test('a stub without init waits, never throws, and sends once init comes', async () => {
@@ -377,7 +398,7 @@ describe('privacy signals, localhost and automation', () => {
     asked.click('inner');
     expect(asked.sent).toEqual([]);
     const notAsked = page({ setup }).load(`op('init', ${init()}); op('track', 'x');`);
-    expect(notAsked.names).toEqual(['screen_view', 'x']);
+    expect(notAsked.names).toEqual(['x', 'screen_view']);
   });
 
   test.each([
@@ -390,7 +411,7 @@ describe('privacy signals, localhost and automation', () => {
     const excluded = page({ url }).load(`op('init', ${init()}); op('track', 'x');`);
     expect(excluded.sent).toEqual([]);
     const allowed = page({ url }).load(`op('init', ${init({ trackLocalhost: true })}); op('track', 'x');`);
-    expect(allowed.names).toEqual(['screen_view', 'x']);
+    expect(allowed.names).toEqual(['x', 'screen_view']);
   });
 
   test('hosts that only look local are tracked', () => {
@@ -404,7 +425,7 @@ describe('privacy signals, localhost and automation', () => {
     const allowed = page({ setup: webdriver }).load(
       `op('init', ${init({ trackAutomation: true })}); op('track', 'x');`,
     );
-    expect(allowed.names).toEqual(['screen_view', 'x']);
+    expect(allowed.names).toEqual(['x', 'screen_view']);
   });
 
   test('disabled sends nothing', () => {
@@ -416,7 +437,8 @@ describe('privacy signals, localhost and automation', () => {
     const off = page({ url: 'http://localhost/' }).load(`op('init', ${init({ debug: true })});`);
     expect(off.logs).toEqual([['[openpanel]', 'off:', 'trackLocalhost']]);
     const on = page().load(`op('init', ${init({ debug: true })}); op('track', 'x', {a: 1});`);
-    expect(on.logs[1]).toEqual(['[openpanel]', 'track', { name: 'x', properties: { a: 1 } }]);
+    expect(on.logs[0]).toEqual(['[openpanel]', 'track', { name: 'x', properties: { a: 1 } }]);
+    expect(on.logs).toHaveLength(2); // and the screen view
     const quiet = page({ url: 'http://localhost/' }).load(`op('init', ${init()}); op('track', 'x');`);
     expect(quiet.logs).toEqual([]);
   });

@@ -83,6 +83,11 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
         },
         {
             "type": "track",
+            "payload": {"name": "after", "profileId": "u1", "properties": {"app": "shop", "c": 2}},
+        },
+        # The first screen view follows the whole queue (an identify after init applies to it).
+        {
+            "type": "track",
             "payload": {
                 "name": "screen_view",
                 "profileId": "u1",
@@ -93,10 +98,6 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
                     "__referrer": "https://www.google.com/",
                 },
             },
-        },
-        {
-            "type": "track",
-            "payload": {"name": "after", "profileId": "u1", "properties": {"app": "shop", "c": 2}},
         },
         {
             "type": "track",
@@ -114,7 +115,7 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
 
 
 def test_init_first(scenarios: dict[str, Any]) -> None:
-    assert names(scenarios["initFirst"]) == ["screen_view", "clicked"]
+    assert names(scenarios["initFirst"]) == ["clicked", "screen_view"]
 
 
 def test_stub_without_init_waits_and_never_throws(scenarios: dict[str, Any]) -> None:
