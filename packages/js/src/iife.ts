@@ -54,7 +54,7 @@ type Op = ((...call: Call) => void) & Record<string, unknown> & { q?: ArrayLike<
       // a broken entry is skipped
     }
   }
-  const start = later;
+  const start = later as (() => void) | 0; // set by an init in the queue
   later = undefined;
   if (start) start();
 })(typeof window == 'object' ? (window as unknown as { op?: unknown }) : undefined);
