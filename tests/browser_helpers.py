@@ -236,7 +236,8 @@ Route = Callable[[], tuple[str, bytes]]
 
 @contextmanager
 def serve_static(routes: Mapping[str, Route]) -> Generator[StaticSite, None, None]:
-    """Serve ``routes`` (path -> () -> (content type, body)) and every file of ``PAGES_DIR``."""
+    """Serve ``routes`` (path -> () -> (content type, body)) and the pages and scripts of
+    ``PAGES_DIR`` (``/<name>.html``, ``/<name>.js``)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -244,10 +245,11 @@ def serve_static(routes: Mapping[str, Route]) -> Generator[StaticSite, None, Non
             found: tuple[str, bytes] | None = None
             if path in routes:
                 found = routes[path]()
-            elif path.endswith(".html") and "/" not in path[1:]:
+            elif "/" not in path[1:] and path.endswith((".html", ".js")):
                 page = PAGES_DIR / path[1:]
                 if page.is_file():
-                    found = ("text/html; charset=utf-8", page.read_bytes())
+                    kind = "html" if path.endswith(".html") else "javascript"
+                    found = (f"text/{kind}; charset=utf-8", page.read_bytes())
             if found is None:
                 self.send_error(404)
                 return
