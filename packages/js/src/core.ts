@@ -134,7 +134,7 @@ export function makeClient(options: OpenPanelOptions): [OpenPanel, () => void] {
       ? 'disabled'
       : !o.clientId
         ? 'clientId'
-        : !o.trackLocalhost && (w.location.protocol == 'file:' || LOCAL.test(w.location.hostname))
+        : !o.trackLocalhost && LOCAL.test(w.location.hostname) // file: pages have no host
           ? 'trackLocalhost'
           : !o.trackAutomation && nav!.webdriver
             ? 'trackAutomation'

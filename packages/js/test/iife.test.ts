@@ -414,6 +414,15 @@ describe('privacy signals, localhost and automation', () => {
     expect(allowed.names).toEqual(['x', 'screen_view']);
   });
 
+  test('file: pages are local', () => {
+    const excluded = page({ url: 'file:///home/me/page.html' }).load(`op('init', ${init()});`);
+    expect(excluded.sent).toEqual([]);
+    const allowed = page({ url: 'file:///home/me/page.html' }).load(
+      `op('init', ${init({ trackLocalhost: true })});`,
+    );
+    expect(allowed.names).toEqual(['screen_view']);
+  });
+
   test('hosts that only look local are tracked', () => {
     const p = page({ url: 'https://localhost.example.com/' }).load(`op('init', ${init()});`);
     expect(p.names).toEqual(['screen_view']);
