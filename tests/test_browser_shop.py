@@ -156,7 +156,9 @@ def test_shop_pages_clicks_login_and_purchase_land_in_one_session(
         purchase["profileId"] == revenue["profileId"] == login["profileId"] == "user-ada-lovelace"
     )
     # After the login, the page's snippet names the user: the browser's events carry the profile.
-    assert buy_click["profileId"] == "user-ada-lovelace"
+    after_login = [views[3], views[4], buy_click]
+    assert {r["profileId"] for r in after_login} == {"user-ada-lovelace"}
+    assert {r["profileId"] for r in [*views[:3], product_click]} == {views[0]["deviceId"]}
 
     # Browser and backend: one device, one session.
     browser_rows = [*views, product_click, buy_click]
