@@ -73,18 +73,16 @@ def test_200_when_etag_differs() -> None:
     assert script_response("garbage").status == 200
 
 
-def test_script_is_the_trimmed_package_file_with_the_suite_version() -> None:
+def test_script_is_the_packaged_build_with_the_suite_version() -> None:
     from importlib import resources
 
-    raw = resources.files("openpanel_web_bridge").joinpath("static/op.js").read_text("utf-8")
-    served = script_source().decode()
-    assert "__OPENPANEL_SDK_VERSION__" in raw
-    assert "__OPENPANEL_SDK_VERSION__" not in served
-    assert f"var SDK_VERSION = '{__version__}';" in served
-    assert "\n//" not in served
-    assert len(served) < len(raw)
+    raw = resources.files("openpanel_web_bridge").joinpath("static/op.js").read_bytes()
+    served = script_source()
+    assert served == raw  # the minified build of packages/js: one line, nothing to trim
+    assert f'"{__version__}"'.encode() in served
+    assert b"__OPENPANEL_SDK_VERSION__" not in served
 
 
 def test_script_size_budget() -> None:
     gz = len(gzip.compress(script_source(), 9))
-    assert gz < 2500, f"op.js is {gz} B gzip; the budget is 2,500 B"
+    assert gz <= 2000, f"op.js is {gz} B gzip; the budget is 2,000 B"
