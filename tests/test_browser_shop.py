@@ -140,6 +140,7 @@ def test_shop_pages_clicks_login_and_purchase_land_in_one_session(
     first = views[0]
     assert first["referrer"] == "https://www.google.com/search?q=burr+grinder"
     assert (first["referrerName"], first["referrerType"]) == ("Google", "search")
+
     # data-track clicks with their data-* properties.
     [product_click] = by_name["product_clicked"]
     assert product_click["properties"]["sku"] == "grinder"
