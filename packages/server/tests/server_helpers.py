@@ -120,3 +120,67 @@ def make_geo_db(path: Path) -> Path:
     )
     writer.to_db_file(str(path))
     return path
+
+
+@dataclass
+class ReceivedWebhook:
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookReceiver:
+    """A threaded HTTP receiver on 127.0.0.1 that records deliveries and deduplicates by id.
+
+    ``status`` is what it answers; ``processed`` holds each ``webhook-id`` answered with a 2xx
+    once, in order (a repeated id is acknowledged but not processed again, as receivers should
+    do); ``requests`` has every delivery, repeats included.
+    """
+
+    def __init__(self, port: int | None = None, *, status: int = 204, delay: float = 0.0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.status = status
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.requests: list[ReceivedWebhook] = []
+        self.processed: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                time.sleep(receiver.delay)
+                msg_id = self.headers.get("webhook-id") or ""
+                with receiver.lock:
+                    receiver.requests.append(ReceivedWebhook(dict(self.headers.items()), body))
+                    if receiver.status < 300 and msg_id not in receiver.processed:
+                        receiver.processed.append(msg_id)
+                self.send_response(receiver.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[ReceivedWebhook]:
+        """The requests, once at least ``count`` arrived (or the timeout passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.requests)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
