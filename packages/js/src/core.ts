@@ -58,8 +58,9 @@ export interface OpenPanel {
   /** Send an event. `properties.profileId` and `properties.groups` override the identified
    * profile and add groups for this event only. */
   track(name: string, properties?: Properties): void;
-  /** Send a `screen_view` (`__path` is `location.href` unless given, plus `__title`, and
-   * `__referrer` on the first view). The same page twice in a row is sent once. */
+  /** Send a `screen_view` (`__path` is `location.href` unless given, plus `__title`; every
+   * event carries `__referrer` and the last view's `__path`). The same page twice in a row is
+   * sent once. */
   screenView(path?: string | Properties, properties?: Properties): void;
   /** Set the profile of the events that follow; with more than a `profileId`, also create or
    * update the profile. */
@@ -152,7 +153,10 @@ export function makeClient(options: OpenPanelOptions): [OpenPanel, () => void] {
   let profileId: ProfileId | undefined;
   let groups: string[] = [];
   let lastView: string | undefined;
-  let firstView = true;
+  // As @openpanel/web: every event carries the page's referrer and the last screen view's
+  // path, so whichever event reaches the server first opens the session with them.
+  let lastPath: string | undefined;
+  const referrer = (w && w.document.referrer) || undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   const post = (body: string, attempt: number): void => {
@@ -208,7 +212,12 @@ export function makeClient(options: OpenPanelOptions): [OpenPanel, () => void] {
         name,
         profileId: (id as ProfileId) ?? profileId,
         groups: all.length ? all : undefined,
-        properties: compact({ ...globals, ...props }),
+        properties: compact({
+          __referrer: referrer,
+          __path: lastPath || (w && w.location.href),
+          ...globals,
+          ...props,
+        }),
       }),
     );
   };
@@ -221,14 +230,12 @@ export function makeClient(options: OpenPanelOptions): [OpenPanel, () => void] {
     const key = hashes ? path : path.split('#')[0];
     if (key == lastView) return;
     lastView = key;
-    const doc = w!.document;
+    lastPath = path;
     track('screen_view', {
       ...properties,
       __path: path,
-      __title: doc.title || undefined,
-      __referrer: (firstView && doc.referrer) || undefined,
+      __title: w!.document.title || undefined,
     });
-    firstView = false;
   };
 
   const adjust =

@@ -54,7 +54,10 @@ describe('createOpenPanel', () => {
     expect(vi.mocked(fetch).mock.calls[0][0]).toBe('https://ingest.example/api/track');
     expect(sent).toEqual([
       { type: 'track', payload: { name: 'screen_view', properties: { __path: 'https://shop.example/' } } },
-      { type: 'track', payload: { name: 'hello', properties: { a: 1 } } },
+      {
+        type: 'track',
+        payload: { name: 'hello', properties: { a: 1, __path: 'https://shop.example/' } },
+      },
       {
         type: 'track',
         payload: { name: 'screen_view', properties: { __path: 'https://shop.example/next' } },

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { CLIENT_ID, Page, SCRIPT, STUB, init, sleep, type PageOptions } from './pages.js';
 
+const HOME = 'https://shop.example/';
 const pages: Page[] = [];
 const page = (options?: PageOptions) => {
   const p = new Page(options);
@@ -36,7 +37,17 @@ describe('wire format', () => {
       expect(JSON.stringify(request.body)).not.toContain('null');
     }
     expect(p.bodies).toEqual([
-      { type: 'track', payload: { name: 'signup', properties: { plan: 'pro' } } },
+      {
+        type: 'track',
+        payload: {
+          name: 'signup',
+          properties: {
+            plan: 'pro',
+            __path: 'https://shop.example/',
+            __referrer: 'https://www.google.com/',
+          },
+        },
+      },
       {
         type: 'track',
         payload: {
@@ -77,13 +88,18 @@ describe('queue stub', () => {
     p.run(`op('track', 'loaded'); op.track('method_style', {m: true});`);
     await sleep(10);
     expect(p.thrown).toEqual([]);
+    // Every event carries the page's referrer and path, the queued ones before the first view too.
+    const onPage = { __path: 'https://shop.example/', __referrer: 'https://www.google.com/' };
     expect(p.bodies).toEqual([
-      { type: 'track', payload: { name: 'early', properties: { a: 1 } } },
+      { type: 'track', payload: { name: 'early', properties: { a: 1, ...onPage } } },
       {
         type: 'identify',
         payload: { profileId: 'u1', email: 'u1@example.com', properties: {} },
       },
-      { type: 'track', payload: { name: 'after', profileId: 'u1', properties: { app: 'shop', c: 2 } } },
+      {
+        type: 'track',
+        payload: { name: 'after', profileId: 'u1', properties: { app: 'shop', c: 2, ...onPage } },
+      },
       {
         type: 'track',
         payload: {
@@ -97,10 +113,17 @@ describe('queue stub', () => {
           },
         },
       },
-      { type: 'track', payload: { name: 'loaded', profileId: 'u1', properties: { app: 'shop' } } },
       {
         type: 'track',
-        payload: { name: 'method_style', profileId: 'u1', properties: { app: 'shop', m: true } },
+        payload: { name: 'loaded', profileId: 'u1', properties: { app: 'shop', ...onPage } },
+      },
+      {
+        type: 'track',
+        payload: {
+          name: 'method_style',
+          profileId: 'u1',
+          properties: { app: 'shop', m: true, ...onPage },
+        },
       },
     ]);
   });
@@ -138,9 +161,9 @@ describe('queue stub', () => {
     p.run(`op.track('still_waiting'); op('init', ${init({ trackScreenViews: false })});`);
     expect(p.thrown).toEqual([]);
     expect(p.bodies).toEqual([
-      { type: 'track', payload: { name: 'waiting', properties: { n: 1 } } },
-      { type: 'track', payload: { name: 'revenue', properties: { __revenue: 500 } } },
-      { type: 'track', payload: { name: 'still_waiting', properties: {} } },
+      { type: 'track', payload: { name: 'waiting', properties: { n: 1, __path: HOME } } },
+      { type: 'track', payload: { name: 'revenue', properties: { __revenue: 500, __path: HOME } } },
+      { type: 'track', payload: { name: 'still_waiting', properties: { __path: HOME } } },
     ]);
   });
 
@@ -178,7 +201,11 @@ describe('queue stub', () => {
 
 describe('API', () => {
   test('identify, revenue, increment, decrement, globals, groups, clear', () => {
-    const p = page().load(`op('init', ${init({ trackScreenViews: false })});`);
+    // The referrer and path go on track events only, never on identify, increment or groups.
+    const p = page({ referrer: 'https://www.google.com/' }).load(
+      `op('init', ${init({ trackScreenViews: false })});`,
+    );
+    const onPage = { __path: HOME, __referrer: 'https://www.google.com/' };
     p.run(`op('identify', {profileId: 'u1'});
       op('revenue', 1299, {plan: 'pro'});
       op('increment', 'logins');
@@ -198,7 +225,11 @@ describe('API', () => {
     expect(p.bodies).toEqual([
       {
         type: 'track',
-        payload: { name: 'revenue', profileId: 'u1', properties: { plan: 'pro', __revenue: 1299 } },
+        payload: {
+          name: 'revenue',
+          profileId: 'u1',
+          properties: { plan: 'pro', __revenue: 1299, ...onPage },
+        },
       },
       { type: 'increment', payload: { profileId: 'u1', property: 'logins' } },
       { type: 'increment', payload: { profileId: 'u1', property: 'credits', value: 5 } },
@@ -219,11 +250,14 @@ describe('API', () => {
           name: 'grouped',
           profileId: 'u9',
           groups: ['acme', 'beta', 'extra'],
-          properties: { app: 'shop', release: '1.2', x: 1 },
+          properties: { app: 'shop', release: '1.2', x: 1, ...onPage },
         },
       },
       // clear(): no profile, no groups; an increment without a profile is not sent.
-      { type: 'track', payload: { name: 'anonymous', properties: { app: 'shop', release: '1.2' } } },
+      {
+        type: 'track',
+        payload: { name: 'anonymous', properties: { app: 'shop', release: '1.2', ...onPage } },
+      },
     ]);
   });
 
@@ -252,15 +286,21 @@ describe('API', () => {
   test('identify without any profile id sends nothing', () => {
     const p = page().load(`op('init', ${init({ trackScreenViews: false })});
       op('identify', {email: 'x@y.example'}); op('track', 'anon');`);
-    expect(p.bodies).toEqual([{ type: 'track', payload: { name: 'anon', properties: {} } }]);
+    expect(p.bodies).toEqual([
+      { type: 'track', payload: { name: 'anon', properties: { __path: HOME } } },
+    ]);
   });
 
   test('screenView with a path and properties; the same page twice is one view', () => {
     const p = page().load(`op('init', ${init({ trackScreenViews: false })});
-      op('screenView', '/virtual', {step: 1}); op('screenView', '/virtual'); op('screenView');`);
+      op('screenView', '/virtual', {step: 1}); op('screenView', '/virtual'); op('track', 'on_it');
+      op('screenView'); op('track', 'back');`);
+    expect(p.names).toEqual(['screen_view', 'on_it', 'screen_view', 'back']);
     expect(p.props).toEqual([
       { step: 1, __path: '/virtual', __title: 'Start' },
-      { __path: 'https://shop.example/', __title: 'Start' },
+      { __path: '/virtual' }, // events carry the last view's path, as given
+      { __path: HOME, __title: 'Start' },
+      { __path: HOME },
     ]);
   });
 });
@@ -292,8 +332,8 @@ describe('screen views and SPA navigation', () => {
       'https://shop.example/b', // two quick pushes: one view, the last
     ]);
     expect(views[1].__title).toBe('Pricing');
-    expect(views[0].__referrer).toBe('https://www.google.com/');
-    expect(views.slice(1).every((v) => !('__referrer' in v))).toBe(true);
+    // The page's referrer stays on every view: the page was not reloaded.
+    expect(views.map((v) => v.__referrer)).toEqual(Array(5).fill('https://www.google.com/'));
   });
 
   test('trackHashChanges: hash changes are views too, with pushState still tracked', async () => {
@@ -330,6 +370,69 @@ describe('screen views and SPA navigation', () => {
   });
 });
 
+describe('referrer and path on every event', () => {
+  // Queued events can reach the server before the first screen view: each one must be able to
+  // open the session with the page's referrer, and be stored with the page it happened on.
+  test('a custom event queued before the first view carries the referrer and the page path', () => {
+    const p = page({
+      url: 'https://shop.example/landing?utm_source=ad',
+      referrer: 'https://www.google.com/',
+    });
+    p.run(`${STUB} op('track', 'early', {a: 1}); op('init', ${init()});`);
+    p.run(SCRIPT);
+    expect(p.names).toEqual(['early', 'screen_view']);
+    const [early, view] = p.props;
+    expect(early).toEqual({
+      a: 1,
+      __path: 'https://shop.example/landing?utm_source=ad',
+      __referrer: 'https://www.google.com/',
+    });
+    expect(view.__referrer).toBe('https://www.google.com/');
+    expect(view.__path).toBe(early.__path);
+  });
+
+  test('a click after an SPA navigation carries the new path', async () => {
+    const p = page({ referrer: 'https://www.google.com/' }).load(
+      `op('init', ${init({ trackAttributes: true, trackOutgoingLinks: true })});`,
+    );
+    p.click('inner');
+    p.run(`history.pushState({}, '', '/pricing?plan=pro');`);
+    p.click('inner'); // before the debounced view: still the page the view was sent for
+    await sleep(100);
+    p.click('inner');
+    p.click('docs');
+    p.run(`op('track', 'custom'); op('revenue', 100);`);
+    expect(p.names).toEqual([
+      'screen_view',
+      'signup_click',
+      'signup_click',
+      'screen_view',
+      'signup_click',
+      'link_out',
+      'custom',
+      'revenue',
+    ]);
+    const pricing = 'https://shop.example/pricing?plan=pro';
+    expect(p.props.map((e) => e.__path)).toEqual([
+      ...[HOME, HOME, HOME],
+      ...[pricing, pricing, pricing, pricing, pricing],
+    ]);
+    expect(p.props.every((e) => e.__referrer === 'https://www.google.com/')).toBe(true);
+  });
+
+  test("the caller's properties win; no referrer is sent when the page has none", () => {
+    const p = page().load(`op('init', ${init({ trackScreenViews: false })});
+      op('setGlobalProperties', {__referrer: 'https://partner.example/'});
+      op('track', 'own', {__path: '/mine'}); op('track', 'unset', {__path: null});`);
+    expect(p.props).toEqual([
+      { __referrer: 'https://partner.example/', __path: '/mine' },
+      { __referrer: 'https://partner.example/' },
+    ]);
+    const plain = page().load(`op('init', ${init({ trackScreenViews: false })}); op('track', 'x');`);
+    expect(plain.props).toEqual([{ __path: HOME }]);
+  });
+});
+
 describe('clicks', () => {
   const options = { trackScreenViews: false, trackAttributes: true, trackOutgoingLinks: true };
 
@@ -339,10 +442,16 @@ describe('clicks', () => {
     p.click('card-text');
     p.click('plain');
     expect(p.bodies).toEqual([
-      { type: 'track', payload: { name: 'signup_click', properties: { app: 'shop', planName: 'pro' } } },
       {
         type: 'track',
-        payload: { name: 'card_open', properties: { app: 'shop', cardId: '42', empty: '' } },
+        payload: { name: 'signup_click', properties: { app: 'shop', planName: 'pro', __path: HOME } },
+      },
+      {
+        type: 'track',
+        payload: {
+          name: 'card_open',
+          properties: { app: 'shop', cardId: '42', empty: '', __path: HOME },
+        },
       },
     ]);
   });
@@ -351,8 +460,8 @@ describe('clicks', () => {
     const p = page().load(`op('init', ${init(options)});`);
     for (const id of ['docs', 'internal', 'sub', 'mail']) p.click(id);
     expect(p.props).toEqual([
-      { href: 'https://docs.example.org/guide', text: 'Read the docs' },
-      { href: 'https://blog.shop.example/post', text: 'Blog' },
+      { href: 'https://docs.example.org/guide', text: 'Read the docs', __path: HOME },
+      { href: 'https://blog.shop.example/post', text: 'Blog', __path: HOME },
     ]);
   });
 
@@ -446,7 +555,11 @@ describe('privacy signals, localhost and automation', () => {
     const off = page({ url: 'http://localhost/' }).load(`op('init', ${init({ debug: true })});`);
     expect(off.logs).toEqual([['[openpanel]', 'off:', 'trackLocalhost']]);
     const on = page().load(`op('init', ${init({ debug: true })}); op('track', 'x', {a: 1});`);
-    expect(on.logs[0]).toEqual(['[openpanel]', 'track', { name: 'x', properties: { a: 1 } }]);
+    expect(on.logs[0]).toEqual([
+      '[openpanel]',
+      'track',
+      { name: 'x', properties: { a: 1, __path: HOME } },
+    ]);
     expect(on.logs).toHaveLength(2); // and the screen view
     const quiet = page({ url: 'http://localhost/' }).load(`op('init', ${init()}); op('track', 'x');`);
     expect(quiet.logs).toEqual([]);

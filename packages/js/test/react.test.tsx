@@ -46,7 +46,10 @@ describe('OpenPanelProvider and useOpenPanel', () => {
     render(tree); // remounted: the same client, no second first view
     await wait(80);
     expect(events(sent, clientId)).toEqual(['screen_view', 'buy']);
-    expect(sent.find((s) => s.payload.name === 'buy')!.payload.properties).toEqual({ sku: 'A1' });
+    expect(sent.find((s) => s.payload.name === 'buy')!.payload.properties).toEqual({
+      sku: 'A1',
+      __path: 'https://shop.example/',
+    });
   });
 
   test('a client made elsewhere', () => {

@@ -20,6 +20,11 @@ from openpanel_web_bridge._script import script_source
 
 DRIVER = Path(__file__).parent / "js" / "op_jsdom.cjs"
 NODE_TIMEOUT = 60
+HOME = "https://shop.example/"
+GOOGLE = "https://www.google.com/"
+# Every track event carries the page's referrer and the last screen view's path (the page's
+# address before any view), so whichever event reaches the server first opens the session.
+ON_PAGE = {"__path": HOME, "__referrer": GOOGLE}
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +81,18 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
     s = scenarios["queueBeforeInit"]
     assert s["thrown"] == []
     assert bodies(s) == [
-        {"type": "track", "payload": {"name": "early", "properties": {"a": 1}}},
+        {"type": "track", "payload": {"name": "early", "properties": {"a": 1, **ON_PAGE}}},
         {
             "type": "identify",
             "payload": {"profileId": "u1", "email": "u1@example.com", "properties": {}},
         },
         {
             "type": "track",
-            "payload": {"name": "after", "profileId": "u1", "properties": {"app": "shop", "c": 2}},
+            "payload": {
+                "name": "after",
+                "profileId": "u1",
+                "properties": {"app": "shop", "c": 2, **ON_PAGE},
+            },
         },
         # The first screen view follows the whole queue (an identify after init applies to it).
         {
@@ -93,22 +102,26 @@ def test_queue_before_init_is_replayed_in_order(scenarios: dict[str, Any]) -> No
                 "profileId": "u1",
                 "properties": {
                     "app": "shop",
-                    "__path": "https://shop.example/",
+                    "__path": HOME,
                     "__title": "Start",
-                    "__referrer": "https://www.google.com/",
+                    "__referrer": GOOGLE,
                 },
             },
         },
         {
             "type": "track",
-            "payload": {"name": "loaded", "profileId": "u1", "properties": {"app": "shop"}},
+            "payload": {
+                "name": "loaded",
+                "profileId": "u1",
+                "properties": {"app": "shop", **ON_PAGE},
+            },
         },
         {
             "type": "track",
             "payload": {
                 "name": "method_style",
                 "profileId": "u1",
-                "properties": {"app": "shop", "m": True},
+                "properties": {"app": "shop", "m": True, **ON_PAGE},
             },
         },
     ]
@@ -123,9 +136,12 @@ def test_stub_without_init_waits_and_never_throws(scenarios: dict[str, Any]) -> 
     assert s["before"] == 0
     assert s["thrown"] == []
     assert bodies(s) == [
-        {"type": "track", "payload": {"name": "waiting", "properties": {"n": 1}}},
-        {"type": "track", "payload": {"name": "revenue", "properties": {"__revenue": 500}}},
-        {"type": "track", "payload": {"name": "still_waiting", "properties": {}}},
+        {"type": "track", "payload": {"name": "waiting", "properties": {"n": 1, "__path": HOME}}},
+        {
+            "type": "track",
+            "payload": {"name": "revenue", "properties": {"__revenue": 500, "__path": HOME}},
+        },
+        {"type": "track", "payload": {"name": "still_waiting", "properties": {"__path": HOME}}},
     ]
 
 
@@ -141,8 +157,7 @@ def test_spa_navigation(scenarios: dict[str, Any]) -> None:
         "https://shop.example/b",  # two quick pushes: one view, the last
     ]
     assert views[1]["__title"] == "Pricing"
-    assert views[0]["__referrer"] == "https://www.google.com/"
-    assert all("__referrer" not in v for v in views[1:]), "referrer on the first view only"
+    assert [v["__referrer"] for v in views] == [GOOGLE] * 5, "the page's referrer on every view"
     assert names(s) == ["screen_view"] * 5
 
 
@@ -170,6 +185,7 @@ def test_without_stub(scenarios: dict[str, Any]) -> None:
 
 
 def test_api_calls(scenarios: dict[str, Any]) -> None:
+    """Track events carry the page's referrer and path; identify and increment do not."""
     s = scenarios["api"]
     assert s["thrown"] == []
     assert bodies(s) == [
@@ -178,7 +194,7 @@ def test_api_calls(scenarios: dict[str, Any]) -> None:
             "payload": {
                 "name": "revenue",
                 "profileId": "u1",
-                "properties": {"plan": "pro", "__revenue": 1299},
+                "properties": {"plan": "pro", "__revenue": 1299, **ON_PAGE},
             },
         },
         # no value: the server adds 1
@@ -193,7 +209,7 @@ def test_api_calls(scenarios: dict[str, Any]) -> None:
             "payload": {
                 "name": "signup_click",
                 "profileId": "u1",
-                "properties": {"app": "shop", "release": "1.2", "planName": "pro"},
+                "properties": {"app": "shop", "release": "1.2", "planName": "pro", **ON_PAGE},
             },
         },
         {
@@ -206,12 +222,16 @@ def test_api_calls(scenarios: dict[str, Any]) -> None:
                     "release": "1.2",
                     "href": "https://docs.example.org/guide",
                     "text": "Read the docs",
+                    **ON_PAGE,
                 },
             },
         },
         # clear(): no profile any more, so no increment either.
         {
             "type": "track",
-            "payload": {"name": "anonymous", "properties": {"app": "shop", "release": "1.2"}},
+            "payload": {
+                "name": "anonymous",
+                "properties": {"app": "shop", "release": "1.2", **ON_PAGE},
+            },
         },
     ]

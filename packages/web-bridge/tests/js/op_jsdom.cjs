@@ -163,7 +163,7 @@ async function noStub() {
 }
 
 async function api() {
-  const p = page();
+  const p = page({ referrer: 'https://www.google.com/' });
   p.run(`${STUB} op('init', ${init({ trackScreenViews: false, trackAttributes: true, trackOutgoingLinks: true })});`);
   p.run(SCRIPT);
   p.run(`
