@@ -4,8 +4,9 @@ The page (``tests/browser/pages/spa.html``) loads the browser script the web bri
 from a second origin, so every event is a cross-origin request with custom headers: the
 browser must get through a CORS preflight. It queues calls before the script loads, navigates
 as a single-page app, clicks a ``data-track`` element and an outgoing link. The reference server
-must then hold the views in order with their paths and titles, the referrer, the clicks with
-their properties, the identified profile, the revenue and every event in one session.
+must then hold the views in order with their paths and titles, the referrer on the session
+and every event, the clicks and queued events on their page's path with their properties, the
+identified profile, the revenue and every event in one session.
 
 Two more pages check that the script never throws into a page: a stub with calls but no
 ``init``, and a page whose ``fetch`` is broken.
@@ -17,7 +18,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -82,19 +82,6 @@ def _payload(track: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-# The properties the server keeps out of an event's `properties` (it stores them in columns).
-_COLUMNS = {"__path", "__referrer", "__timestamp", "__revenue"}
-
-
-def _as_stored(track: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
-    """A tracked event's (path, properties) as the export shows them, to find it among rows."""
-    if track["body"]["type"] != "track":
-        return None
-    props: dict[str, Any] = _payload(track).get("properties", {})
-    path = urlsplit(str(props.get("__path", ""))).path
-    return path, {k: str(v) for k, v in props.items() if k not in _COLUMNS}
-
-
 def test_cross_origin_spa_events_reach_the_server_through_a_preflight(
     browser: Browser, site: StaticSite, server: RunningServer, page_config: dict[str, Any]
 ) -> None:
@@ -145,13 +132,19 @@ def test_cross_origin_spa_events_reach_the_server_through_a_preflight(
         ("popstate", "/spa.html", "Pricing"),
         ("hashchange", "/spa.html#faq", "Pricing: FAQ"),
     ]
-    view_props = [
-        _payload(t)["properties"] for t in tracks if _payload(t).get("name") == "screen_view"
-    ]
+    sent = [_payload(t) for t in tracks if t["body"]["type"] == "track"]
+    view_props = [p["properties"] for p in sent if p["name"] == "screen_view"]
     assert [p["__path"] for p in view_props] == [f"{site.url}{s}" for s in VIEW_PATHS]
-    # The referrer goes with the first view only.
-    assert view_props[0]["__referrer"] == REFERRER
-    assert all("__referrer" not in p for p in view_props[1:])
+    # Every event carries the page's referrer, and the other events the last view's path
+    # (the page's address for the calls queued before the first view).
+    assert {p["properties"].get("__referrer") for p in sent} == {REFERRER}
+    paths = {p["name"]: p["properties"]["__path"] for p in sent if p["name"] != "screen_view"}
+    assert paths == {
+        "pricing_viewed": f"{site.url}/spa.html",
+        "revenue": f"{site.url}/spa.html",
+        "signup": f"{site.url}/spa.html#faq",
+        "link_out": f"{site.url}/spa.html#faq",
+    }
 
     # What the server stored.
     rows = server.events(includes="properties,revenue,referrer,referrerName,origin,sdkName")
@@ -170,19 +163,22 @@ def test_cross_origin_spa_events_reach_the_server_through_a_preflight(
     ]
     assert views[-1]["properties"]["__hash"] == "#faq"
     assert {v["origin"] for v in views} == {site.url}
-    # A session keeps the referrer of the event that opened it (the first to reach the
-    # server). The queued calls leave together with the first view, and only that view carries
-    # `__referrer`: whichever event opened the session decides the referrer of every row.
+    # The queued calls leave together with the first view, and any of them may open the
+    # session: all carry the referrer, so the session and every row have the page's referrer.
     [start] = by_name["session_start"]
-    [opener] = [t for t in tracks if _as_stored(t) == (start["path"], start["properties"])]
-    opener_referrer = _payload(opener)["properties"].get("__referrer")
-    assert (start["referrer"], start["referrerName"]) == (
-        (REFERRER, "Hacker News") if opener_referrer else ("", "")
-    )
-    assert {r["referrer"] for r in events} == {start["referrer"]}
+    assert (start["referrer"], start["referrerName"]) == (REFERRER, "Hacker News")
+    assert {(r["referrer"], r["referrerName"]) for r in events} == {(REFERRER, "Hacker News")}
 
     # The calls queued before init apply to the first view already.
     assert all(r["properties"]["app_version"] == "1.2.3" for r in views)
+
+    # The clicks and the queued events are stored on the page they happened on.
+    for name in ("signup", "link_out", "pricing_viewed", "revenue"):
+        [row] = by_name[name]
+        assert (row["path"], row["origin"]) == ("/spa.html", site.url), row
+        assert row["properties"].get("__hash") == (
+            "#faq" if name in ("signup", "link_out") else None
+        )
 
     [signup] = by_name["signup"]
     assert signup["properties"]["plan"] == "pro"

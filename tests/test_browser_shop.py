@@ -3,7 +3,7 @@
 A real browser loads the shop's pages (the first-party script from ``/_op/op.js``, events
 through ``/_op/track``), follows a product link, logs in and buys. The reference server must
 then hold the page views with their paths, titles and the search referrer, the ``data-track``
-clicks, and the backend's purchase and revenue in the same device and session as the browser's
+clicks on their pages, and the backend's purchase and revenue in the same device and session as the browser's
 events.
 """
 
@@ -123,6 +123,16 @@ def test_shop_pages_clicks_login_and_purchase_land_in_one_session(
         f"{url}/login?next=/products/grinder",
         f"{url}/products/grinder",
     ]
+    # The clicks carry their page's address and referrer, as its view did.
+    clicks = {
+        p["name"]: (p["properties"]["__path"], p["properties"].get("__referrer"))
+        for p in (t["body"]["payload"] for t in tracks)
+        if p.get("name") in ("product_clicked", "buy_clicked")
+    }
+    assert clicks == {
+        "product_clicked": (f"{url}/", SEARCH_REFERRER),
+        "buy_clicked": (f"{url}/products/grinder", f"{url}/login?next=/products/grinder"),
+    }
 
     rows = server.events(includes="properties,revenue,referrer,referrerName,referrerType,sdkName")
     by_name = _by_name(rows["data"])
@@ -141,11 +151,11 @@ def test_shop_pages_clicks_login_and_purchase_land_in_one_session(
     assert first["referrer"] == "https://www.google.com/search?q=burr+grinder"
     assert (first["referrerName"], first["referrerType"]) == ("Google", "search")
 
-    # data-track clicks with their data-* properties.
+    # data-track clicks with their data-* properties, on the page they happened on.
     [product_click] = by_name["product_clicked"]
-    assert product_click["properties"]["sku"] == "grinder"
+    assert (product_click["path"], product_click["properties"]["sku"]) == ("/", "grinder")
     [buy_click] = by_name["buy_clicked"]
-    assert buy_click["properties"]["sku"] == "grinder"
+    assert (buy_click["path"], buy_click["properties"]["sku"]) == ("/products/grinder", "grinder")
 
     # The backend's events of the same visit.
     [purchase] = by_name["purchase"]
@@ -165,6 +175,8 @@ def test_shop_pages_clicks_login_and_purchase_land_in_one_session(
     browser_rows = [*views, product_click, buy_click]
     backend_rows = [purchase, revenue, login, *by_name["server_request"]]
     all_rows = browser_rows + backend_rows
+    # The session keeps the search referrer it was opened with.
+    assert {r["referrer"] for r in browser_rows} == {SEARCH_REFERRER}
     assert len({r["deviceId"] for r in all_rows}) == 1, {r["name"]: r["deviceId"] for r in all_rows}
     assert len({r["sessionId"] for r in all_rows}) == 1
     assert all(r["sessionId"] for r in all_rows)
