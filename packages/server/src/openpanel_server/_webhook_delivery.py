@@ -257,7 +257,7 @@ class Dispatcher:
         try:
             while not self._stopping.is_set():
                 now = self._clock()
-                await self._dispatch_due(now)
+                held_back = await self._dispatch_due(now)
                 next_due = await asyncio.to_thread(self.store.next_due_at)
                 if until_idle and not self._tasks and next_due is None:
                     return
@@ -265,6 +265,9 @@ class Dispatcher:
                 delay = max(0.0, min(delay, self.policy.poll_interval))
                 if next_due is not None and until_idle:
                     delay = max(0.0, next_due - now)
+                if held_back and self._tasks:
+                    # Due messages wait for a free slot: a finishing attempt wakes the loop.
+                    delay = self.policy.poll_interval
                 if self._tasks:
                     await self._wait_tasks_or_wake(delay)
                 elif self._sleeper is not None:
@@ -294,18 +297,21 @@ class Dispatcher:
             await self._client.aclose()
             self._client = None
 
-    async def _dispatch_due(self, now: float) -> None:
+    async def _dispatch_due(self, now: float) -> bool:
+        """Start the due attempts there is room for; True when some had to wait for room."""
         room = self.policy.max_concurrency - len(self._tasks)
         if room <= 0:
-            return
+            return True
         due = await asyncio.to_thread(
             self.store.due, now, per_endpoint=self.policy.max_in_flight, limit=room * 4
         )
+        held_back = False
         for message in due:
             if len(self._tasks) >= self.policy.max_concurrency:
-                break
+                return True
             busy = self._per_endpoint.get(message.endpoint_id, 0)
             if busy >= self.policy.max_in_flight:
+                held_back = True
                 continue
             if not await asyncio.to_thread(self.store.claim, message.id):
                 continue
@@ -313,6 +319,7 @@ class Dispatcher:
             task = asyncio.ensure_future(self._deliver(message))
             self._tasks.add(task)
             task.add_done_callback(lambda t, m=message: self._done(t, m))
+        return held_back
 
     def _done(self, task: asyncio.Task[None], message: DueMessage) -> None:
         self._tasks.discard(task)

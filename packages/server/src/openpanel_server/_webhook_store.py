@@ -505,11 +505,11 @@ class WebhookStore:
                 "SELECT id, endpoint_id, event_type, body, attempts, state, manual, url, "
                 "legacy_signature FROM ("
                 " SELECT m.id, m.endpoint_id, m.event_type, m.body, m.attempts, m.state, "
-                " m.manual, e.url, e.legacy_signature, ROW_NUMBER() OVER ("
+                " m.manual, e.url, e.legacy_signature, m.next_attempt_at, ROW_NUMBER() OVER ("
                 "  PARTITION BY m.endpoint_id ORDER BY m.next_attempt_at, m.id) AS n"
                 " FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id"
                 " WHERE m.next_attempt_at <= ? AND m.in_flight = 0 AND e.enabled = 1"
-                ") WHERE n <= ? LIMIT ?",
+                ") WHERE n <= ? ORDER BY next_attempt_at, id LIMIT ?",
                 (now, per_endpoint, limit),
             ).fetchall()
         return [
