@@ -889,3 +889,40 @@ def test_cross_check_with_standardwebhooks() -> None:
             assert their_sig == ours["webhook-signature"]
             message = verify(body, {**ours, "webhook-signature": their_sig}, secret)
             assert message.data == json.loads(body)
+
+
+def test_verified_messages_are_ordinary_frozen_dataclasses() -> None:
+    import dataclasses
+
+    from openpanel_core.webhooks import Verifier, WebhookMessage, generate_secret, sign
+
+    secret = generate_secret()
+    body = b'{"type":"event.created","data":{"a":1}}'
+    headers = sign(body, secret, msg_id="msg_1")
+    fast = Verifier(secret).verify(body, headers)
+    slow = WebhookMessage(
+        id="msg_1",
+        timestamp=fast.timestamp,
+        type="event.created",
+        data={"type": "event.created", "data": {"a": 1}},
+        body=body,
+    )
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("junk", [" ", "\n", "*", "=", "é"])
+def test_signatures_with_characters_outside_base64_never_match(junk: str) -> None:
+    from openpanel_core.webhooks import SignatureMismatchError, Verifier, generate_secret, sign
+
+    secret = generate_secret()
+    body = b"{}"
+    headers = sign(body, secret, msg_id="msg_1")
+    version, encoded = headers["webhook-signature"].split(",", 1)
+    Verifier(secret).verify(body, headers, parse=False)  # the untouched one passes
+    tampered = {**headers, "webhook-signature": f"{version},{encoded[:10]}{junk}{encoded[10:]}"}
+    with pytest.raises(SignatureMismatchError):
+        Verifier(secret).verify(body, tampered, parse=False)
