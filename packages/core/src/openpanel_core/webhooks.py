@@ -24,12 +24,23 @@ Send one::
     body = json.dumps({"type": "event.created", "data": {...}}).encode()
     headers = sign(body, secret, msg_id="msg_01J...")  # webhook-id, -timestamp, -signature
 
+Reject replays: a captured delivery verifies again until its timestamp leaves the tolerance
+window, so give the verifier a replay store. `ReplayCache` keeps ids in memory for one process
+(release an id with ``forget`` when processing failed, so the sender's retry is accepted);
+several processes share a store such as Redis (see `ReplayCache`)::
+
+    replays = ReplayCache()  # ids kept 600 s: twice the 300 s tolerance
+    verifier = Verifier(secret, seen=replays)  # a replay raises ReplayedMessageError (400)
+
+The Django, Flask and ASGI receivers do this by default.
+
 The legacy scheme (``scheme="openpanel"``) must be chosen explicitly. It signs neither a
 timestamp nor an id, so it has no replay protection.
 """
 
 from __future__ import annotations
 
+from openpanel_core._replay import ReplayCache
 from openpanel_core._webhooks import (
     InvalidPayloadError,
     InvalidSecretError,
@@ -59,6 +70,7 @@ __all__ = [
     "MissingHeaderError",
     "NoSupportedSignatureError",
     "PayloadTooLargeError",
+    "ReplayCache",
     "ReplayedMessageError",
     "SignatureMismatchError",
     "TimestampOutOfToleranceError",
