@@ -59,7 +59,16 @@ class AnalyticsClient(Protocol):
 _CACHE_SIZE = 1024
 _good_patterns: OrderedDict[str, None] = OrderedDict()
 _cache_lock = threading.Lock()
-_REASON = re.compile(r"cannot compile re2: .*?, error: (.*?)(?:\. Look at|$)", re.DOTALL)
+_REASONS = (
+    # replaceRegexpOne compiles the whole pattern with RE2 and reports its error.
+    re.compile(r"not a valid re2 pattern: (.*?)(?:: In scope|$)", re.DOTALL),
+    # match()'s OptimizedRegularExpression wording.
+    re.compile(r"cannot compile re2: .*?, error: (.*?)(?:\. Look at|$)", re.DOTALL),
+)
+# match() alone is lenient: its pattern analyser stops at an unbalanced ")" and matches the
+# prefix ("a)" finds "a"). replaceRegexpOne compiles the pattern exactly as RE2 does, so the
+# probe runs both: a pattern passes only if RE2 accepts it whole and match() can run it.
+_PROBE = "SELECT replaceRegexpOne('', {re:String}, ''), match('', {re:String})"
 
 
 def _remember(pattern: str) -> None:
@@ -76,7 +85,7 @@ def _known(pattern: str) -> bool:
 
 
 def check_regexes(client: AnalyticsClient, regexes: Iterable[tuple[Loc, str]]) -> None:
-    """Compile each pattern with the engine's own RE2 (``match('', pattern)``) before use.
+    """Compile each pattern with the engine's own RE2 before use.
 
     A pattern ClickHouse cannot compile is the caller's mistake, not a server error, so it is
     reported as a validation error on the filter value that holds it. Good patterns are
@@ -89,13 +98,13 @@ def check_regexes(client: AnalyticsClient, regexes: Iterable[tuple[Loc, str]]) -
         if _known(pattern):
             continue
         try:
-            client.query("SELECT match('', {re:String})", parameters={"re": pattern})
+            client.query(_PROBE, parameters={"re": pattern})
         except DatabaseError as exc:
             text = str(exc)
-            if "CANNOT_COMPILE_REGEXP" not in text and "cannot compile re2" not in text:
+            found = next((m for r in _REASONS if (m := r.search(text)) is not None), None)
+            if found is None:
                 raise
-            found = _REASON.search(text)
-            reason = found.group(1).strip() if found else "RE2 cannot compile it"
+            reason = found.group(1).strip()
             msg = f"not a valid RE2 regular expression: {reason}"
             raise invalid(loc, "invalid_regex", msg, pattern) from None
         _remember(pattern)

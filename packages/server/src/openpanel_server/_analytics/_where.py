@@ -133,8 +133,9 @@ def _cohort_condition(
         cohort_members_sql(cohort_id, params, ctx, depth + 1, (*loc, "value", i))
         for i, cohort_id in enumerate(f.texts)
     ]
-    negate = "NOT " if f.operator == "notInCohort" else ""
-    return _any([f"{column} {negate}GLOBAL IN ({sql})" for sql in members])
+    if f.operator == "notInCohort":  # a member of none of them
+        return " AND ".join(f"{column} GLOBAL NOT IN ({sql})" for sql in members)
+    return _any([f"{column} GLOBAL IN ({sql})" for sql in members])
 
 
 def filter_conditions(
