@@ -183,9 +183,9 @@ def thanks(sku: str) -> str:
 
 
 @shop.post("/webhooks/openpanel")
-@openpanel_webhook
+@openpanel_webhook  # one process: the default in-memory replay cache; workers share seen=...
 def openpanel_webhook_receiver() -> tuple[str, int]:
-    message = webhook_message()  # verified: signature, timestamp, raw body
+    message = webhook_message()  # verified: signature, timestamp, raw body, not a replay
     received: deque[dict[str, Any]] = current_app.extensions["received_webhooks"]
     received.appendleft({"id": message.id, "type": message.type, "data": message.data})
     return "", 204
