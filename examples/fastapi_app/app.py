@@ -225,13 +225,16 @@ def create_app(
         return {"status": "ok"}
 
     if config.webhook_secrets:
+        # Replays are refused by the dependency's in-memory cache (this single process);
+        # with several workers, pass seen= a shared store (see openpanel_core.webhooks).
         openpanel_webhook = verified_webhook(config=config)
 
         @app.post("/webhooks/openpanel", status_code=204)
         async def receive_webhook(
             message: Annotated[WebhookMessage, Depends(openpanel_webhook)],
         ) -> None:
-            # Runs only for a verified, fresh webhook. message.id is the idempotency key.
+            # Runs only for a verified, fresh webhook not processed before. If this raises, the
+            # id is released and the sender's retry is accepted.
             app.state.webhooks.append({"id": message.id, "type": message.type})
 
     return app

@@ -3,29 +3,31 @@
 Needs Starlette (``pip install "openpanel-asgi[starlette]"``)::
 
     from openpanel_asgi.starlette import webhook_endpoint
-    from openpanel_core.webhooks import Verifier
-
-    verifier = Verifier(os.environ["OPENPANEL_WEBHOOK_SECRET"])
 
 
-    @webhook_endpoint(verifier)
+    @webhook_endpoint(os.environ["OPENPANEL_WEBHOOK_SECRET"])
     async def receive(request: Request, message: WebhookMessage) -> Response:
-        ...  # runs only for a valid, fresh, signed request
+        ...  # runs only for a valid, fresh, signed request, not yet processed
         return Response(status_code=204)
 
 
     app = Starlette(routes=[Route("/webhooks/openpanel", receive, methods=["POST"])])
+
+The decorator refuses replays with an in-memory replay cache and releases the id when the
+endpoint raises or answers 5xx. :func:`verify_webhook` checks what its ``Verifier`` checks:
+give that one ``seen=ReplayCache()`` (and ``forget`` failed ids) for replay protection.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpanel_asgi._webhooks import Receiver, SecretsOrVerifier, make_receiver
+from openpanel_asgi._webhooks import Receiver, SecretsOrVerifier, Seen, make_receiver
 from openpanel_core.webhooks import Verifier, WebhookError, WebhookMessage
 from openpanel_web_bridge import BridgeConfig, rejection_body
 
@@ -38,6 +40,8 @@ async def verify_webhook(
     request: Request, verifier: Verifier, *, max_body_bytes: int = _DEFAULT_LIMIT
 ) -> WebhookMessage:
     """Read the request's raw body (at most ``max_body_bytes``) and verify it.
+
+    Replays are refused only if ``verifier`` has a replay store (``Verifier(..., seen=...)``).
 
     Raises:
         openpanel_core.webhooks.WebhookError: The request is not a valid signed webhook
@@ -55,7 +59,7 @@ def webhook_endpoint(
     *,
     tolerance: int | None = None,
     config: BridgeConfig | None = None,
-    seen: Callable[[str], bool] | None = None,
+    seen: Seen | Literal[False] | None = None,
     max_body_bytes: int | None = None,
 ) -> Callable[
     [Callable[[Request, WebhookMessage], Awaitable[Response]]],
@@ -63,8 +67,10 @@ def webhook_endpoint(
 ]:
     """Decorate ``async def endpoint(request, message)`` into a Starlette endpoint.
 
-    The wrapped endpoint runs only for a verified request; anything else is answered with
-    ``exc.http_status`` and a small JSON body ``{"error": "<reason>"}``.
+    The wrapped endpoint runs only for a verified request that was not processed before;
+    anything else is answered with ``exc.http_status`` and a small JSON body
+    ``{"error": "<reason>"}``. When the endpoint raises or answers 5xx, the message id is
+    released from the replay store, so the sender's retry is accepted.
 
     Args:
         secrets: As for :func:`openpanel_asgi.fastapi.verified_webhook`: secrets or a
@@ -72,7 +78,12 @@ def webhook_endpoint(
             ``config.webhook_secrets``).
         tolerance: Seconds a timestamp may be off.
         config: A :class:`~openpanel_web_bridge.BridgeConfig` with the secrets.
-        seen: A replay store, ``(message_id) -> bool``.
+        seen: The replay store, ``(message_id) -> bool`` (True: already processed, 400
+            ``replayed``). Default (None): an in-memory
+            :class:`~openpanel_core.webhooks.ReplayCache` of this decorator, keeping ids
+            ``2 * tolerance + 60`` seconds, for one process; several workers need a shared
+            store. A store with ``forget(message_id)`` gets failed ids back. ``False`` turns
+            replay protection off.
         max_body_bytes: The largest body accepted (default 1 MiB).
 
     Raises:
@@ -97,7 +108,14 @@ def webhook_endpoint(
                     status_code=exc.http_status,
                     media_type="application/json",
                 )
-            return await endpoint(request, message)
+            try:
+                response = await endpoint(request, message)
+            except BaseException:
+                receiver.release(message)
+                raise
+            if response.status_code >= 500:
+                receiver.release(message)
+            return response
 
         return verified
 
