@@ -852,8 +852,8 @@ def test_error_hierarchy_and_statuses() -> None:
 
 def test_public_module_exports() -> None:
     assert webhooks.__all__ == sorted(webhooks.__all__)
-    assert set(webhooks.__all__) == set(_webhooks.__all__)
-    for name in webhooks.__all__:
+    assert set(webhooks.__all__) == set(_webhooks.__all__) | {"ReplayCache"}
+    for name in _webhooks.__all__:
         assert getattr(webhooks, name) is getattr(_webhooks, name)
     public = {name for name in vars(webhooks) if not name.startswith("_")} - {"annotations"}
     assert public == set(webhooks.__all__)
@@ -926,3 +926,10 @@ def test_signatures_with_characters_outside_base64_never_match(junk: str) -> Non
     tampered = {**headers, "webhook-signature": f"{version},{encoded[:10]}{junk}{encoded[10:]}"}
     with pytest.raises(SignatureMismatchError):
         Verifier(secret).verify(body, tampered, parse=False)
+
+
+def test_verifier_exposes_its_tolerance() -> None:
+    from openpanel_core.webhooks import Verifier, generate_secret
+
+    assert Verifier(generate_secret()).tolerance == 300
+    assert Verifier(generate_secret(), tolerance=60).tolerance == 60

@@ -105,8 +105,8 @@ def make_receiver(
     """A :class:`Receiver` from explicit secrets, a ready ``Verifier``, or the config.
 
     ``seen``: a replay store; None for a new :class:`~openpanel_core.webhooks.ReplayCache`
-    keeping ids ``2 * tolerance + 60`` seconds (with a ready ``Verifier``, whose tolerance is
-    not known here, ``tolerance`` or 300 is assumed); False for no replay protection.
+    keeping ids ``2 * tolerance + 60`` seconds (a ready ``Verifier``'s own tolerance unless
+    ``tolerance`` is given); False for no replay protection.
 
     Raises:
         openpanel_core.ConfigurationError: No secret anywhere.
@@ -116,7 +116,7 @@ def make_receiver(
     if isinstance(secrets, Verifier):
         verifier = secrets
         if tolerance is None:
-            tolerance = DEFAULT_TOLERANCE
+            tolerance = verifier.tolerance
     else:
         if secrets is None and config is not None and config.webhook_secrets:
             secrets = list(config.webhook_secrets)

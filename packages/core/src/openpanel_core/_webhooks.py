@@ -583,6 +583,11 @@ class Verifier:
         """The scheme this verifier checks."""
         return self._scheme
 
+    @property
+    def tolerance(self) -> int:
+        """Seconds a timestamp may be away from now (replay stores keep ids twice as long)."""
+        return self._tolerance
+
     def verify(
         self,
         body: bytes | bytearray | memoryview,
