@@ -507,6 +507,11 @@ def test_retention_period_limit() -> None:
         RetentionRequest.model_validate({"range": "30d", "period": "day"}), ctx
     )
     assert "toUInt64(1)" in narrow.sql
+    assert "FROM sessions WHERE" in narrow.sql  # any activity: sessions by default
+    exact = RetentionRequest.model_validate({"range": "30d", "period": "day", "activity": "events"})
+    assert "FROM events WHERE" in build_retention(exact, ctx).sql
+    chosen = RetentionRequest.model_validate({"range": "30d", "startEvent": "signup"})
+    assert "FROM events WHERE" in build_retention(chosen, ctx).sql
 
 
 def test_every_query_is_scoped_to_the_project() -> None:

@@ -256,20 +256,34 @@ def test_funnel_window_and_grouping(client: AnalyticsClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("tz", "cohorts", "average"),
+    ("tz", "activity", "cohorts", "average"),
     [
-        ("UTC", [(2, [2, 0, 1]), (1, [1, 1]), (1, [1])], [100.0, 33.33, 50.0]),
-        ("Asia/Tokyo", [(2, [2, 1, 1]), (1, [1, 1]), (1, [1])], [100.0, 66.67, 50.0]),
-        ("America/New_York", [(2, [2, 0, 1]), (2, [2, 1])], [100.0, 25.0, 50.0]),
+        # Sessions: u2's server-side invoice on Wednesday is not a visit.
+        ("UTC", "sessions", [(2, [2, 0, 1]), (1, [1, 0]), (1, [1])], [100.0, 0.0, 50.0]),
+        ("UTC", "events", [(2, [2, 0, 1]), (1, [1, 1]), (1, [1])], [100.0, 33.33, 50.0]),
+        # In Tokyo d2's Sunday-evening visit (s6) is on Monday, and s2 on Tuesday.
+        ("Asia/Tokyo", "sessions", [(2, [2, 1, 1]), (1, [1, 0]), (1, [1])], [100.0, 33.33, 50.0]),
+        ("Asia/Tokyo", "events", [(2, [2, 1, 1]), (1, [1, 1]), (1, [1])], [100.0, 66.67, 50.0]),
+        # In New York d4's visit (02:00 UTC Wednesday) is on Tuesday evening.
+        ("America/New_York", "sessions", [(2, [2, 0, 1]), (2, [2, 0])], [100.0, 0.0, 50.0]),
+        ("America/New_York", "events", [(2, [2, 0, 1]), (2, [2, 1])], [100.0, 25.0, 50.0]),
     ],
 )
 def test_daily_retention(
-    results: dict[str, Any], tz: str, cohorts: list[tuple[int, list[int]]], average: list[float]
+    client: AnalyticsClient,
+    results: dict[str, Any],
+    tz: str,
+    activity: str,
+    cohorts: list[tuple[int, list[int]]],
+    average: list[float],
 ) -> None:
-    table = results[f"retention_{tz}"]
+    request = RetentionRequest.model_validate({**RANGE, "period": "day", "activity": activity})
+    table = retention(client, request, context(tz)).model_dump(by_alias=True)
     assert [(c["size"], c["retained"]) for c in table["cohorts"]] == cohorts
     assert table["average"] == average
     assert table["cohorts"][0]["date"].startswith("2026-03-02T00:00:00")
+    if activity == "sessions":
+        assert results[f"retention_{tz}"] == table  # the default
 
 
 def test_retention_with_events_and_weeks(client: AnalyticsClient) -> None:

@@ -117,22 +117,22 @@ class TopResult(ApiModel):
 def build_overview_events(
     ctx: QueryContext, window: Window, filters: list[Filter], *, previous: bool
 ) -> Query:
-    """Rows ``(period, visitors, screen views, events)``."""
+    """Rows ``(period, screen views, events)``."""
     params = Params()
     scan = Window(window.previous().start, window.end) if previous else window
     where = event_conditions(ctx, params, scan, filters)
     period = f"if(created_at >= {params.time(window.start)}, 0, 1)" if previous else "0"
     sql = (
-        f"SELECT {period} AS period, uniq(profile_id), countIf(name = 'screen_view'), count()"
+        f"SELECT {period} AS period, countIf(name = 'screen_view'), count()"
         f" FROM events WHERE {' AND '.join(where)} GROUP BY period ORDER BY period"
     )
     return params.query(sql)
 
 
 def _metrics(events: tuple[object, ...] | None, sessions: SessionStats) -> OverviewMetrics:
-    visitors, views, count = (int(number(v)) for v in events) if events else (0, 0, 0)
+    views, count = (int(number(v)) for v in events) if events else (0, 0)
     return OverviewMetrics(
-        visitors=visitors,
+        visitors=sessions.visitors,
         sessions=sessions.sessions,
         screen_views=views,
         events=count,
@@ -145,7 +145,11 @@ def _metrics(events: tuple[object, ...] | None, sessions: SessionStats) -> Overv
 def overview(
     client: AnalyticsClient, request: OverviewRequest, ctx: QueryContext
 ) -> OverviewResult:
-    """Headline metrics (two queries: events, sessions; each covers both periods)."""
+    """Headline metrics (two queries, each covering both periods).
+
+    Sessions, visitors (profiles with a session), bounce rate and duration come from the
+    ``sessions`` table; page views and events from ``events`` (as OpenPanel's overview).
+    """
     zone = ctx.zone
     window = resolve_window(request, zone, ctx.current_time())
     query = build_overview_events(ctx, window, request.filters, previous=request.previous)

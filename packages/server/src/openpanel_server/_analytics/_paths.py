@@ -116,7 +116,9 @@ class SankeyResult(ApiModel):
     nodes: list[SankeyNode]
 
 
-def _sequences(request: PathsRequest, ctx: QueryContext, params: Params) -> str:
+def _sequences(
+    request: PathsRequest, ctx: QueryContext, params: Params, *, min_views: int = 1
+) -> str:
     """SQL yielding ``seq`` (paths) and ``gaps`` (ms between them) per session."""
     window = resolve_window(request, ctx.zone, ctx.current_time())
     where = event_conditions(ctx, params, window, request.filters, names=[request.event])
@@ -139,7 +141,8 @@ def _sequences(request: PathsRequest, ctx: QueryContext, params: Params) -> str:
         " groupArray((toUnixTimestamp64Milli(created_at), path))) AS ev,"
         f" {kept} AS kept, arrayMap(x -> x.2, kept) AS pages,"
         f" arrayMap(x -> x.1, kept) AS times, {start} AS i"
-        f" FROM events WHERE {' AND '.join(where)} GROUP BY session_id) WHERE i > 0"
+        f" FROM events WHERE {' AND '.join(where)} GROUP BY session_id"
+        f"{' HAVING count() > 1' if min_views > 1 else ''}) WHERE i > 0"
     )
 
 
@@ -157,7 +160,7 @@ def build_paths(request: PathsRequest, ctx: QueryContext) -> Query:
 def build_sankey(request: SankeyRequest, ctx: QueryContext) -> Query:
     """Rows ``(step, source, target, sessions, mean ms)``."""
     params = Params()
-    inner = _sequences(request, ctx, params)
+    inner = _sequences(request, ctx, params, min_views=2)  # one view: no transition
     limit = params.add(request.limit, "UInt32")
     step = "s" if request.by_step else "toUInt32(0)"
     limit_clause = f"LIMIT {limit} BY st" if request.by_step else f"LIMIT {limit}"

@@ -24,7 +24,7 @@ from openpanel_server._analytics._ranges import RangeFields, Window, bucket_star
 from openpanel_server._analytics._run import AnalyticsClient, fetch
 from openpanel_server._analytics._shared import iso_local
 from openpanel_server._analytics._sql import Params, Query
-from openpanel_server._analytics._where import event_conditions
+from openpanel_server._analytics._where import event_conditions, session_conditions
 
 __all__ = [
     "MAX_RETENTION_PERIODS",
@@ -53,12 +53,16 @@ class RetentionRequest(RangeFields):
         filters: Conditions on both events.
         period: Cohort and return period: ``day``, ``week`` (ISO, Monday) or ``month``, in the
             project timezone.
+        activity: What counts as activity when neither event is chosen: ``sessions`` (default:
+            a session started in the period; reads the ``sessions`` table, about 5 times fewer
+            rows) or ``events`` (any event, including server-side events outside sessions).
     """
 
     start_event: str | None = Field(default=None, min_length=1, max_length=200)
     return_event: str | None = Field(default=None, min_length=1, max_length=200)
     filters: list[Filter] = Field(default_factory=list[Filter], max_length=MAX_FILTERS)
     period: Literal["day", "week", "month"] = "week"
+    activity: Literal["sessions", "events"] = "sessions"
 
 
 class RetentionCohort(ApiModel):
@@ -95,10 +99,18 @@ def build_retention(request: RetentionRequest, ctx: QueryContext) -> Query:
     params = Params()
     window = resolve_window(request, ctx.zone, ctx.current_time())
     periods = _periods(request, window, ctx)
-    names = None
-    if request.start_event is not None and request.return_event is not None:
-        names = list(dict.fromkeys([request.start_event, request.return_event]))
-    where = event_conditions(ctx, params, window, request.filters, names=names)
+    any_activity = request.start_event is None and request.return_event is None
+    if any_activity and request.activity == "sessions":
+        # Every version of a session row has the same profile and start: duplicates (rows
+        # not yet collapsed) change neither the first period nor the mask.
+        where = [*session_conditions(ctx, params, window, request.filters), "sign = 1"]
+        table = "sessions"
+    else:
+        names = None
+        if request.start_event is not None and request.return_event is not None:
+            names = list(dict.fromkeys([request.start_event, request.return_event]))
+        where = event_conditions(ctx, params, window, request.filters, names=names)
+        table = "events"
     tz = params.add(ctx.timezone, "String")
     rel = _RELATIVE[request.period]
     index = f"toUInt16({rel}(created_at, {tz}) - {rel}({params.time(window.start)}, {tz}))"
@@ -119,7 +131,7 @@ def build_retention(request: RetentionRequest, ctx: QueryContext) -> Query:
         " FROM (SELECT minIf(p, s) AS first_p,"
         f" groupBitOrIf(bitShiftLeft({width}(1), p), r) AS mask"
         f" FROM (SELECT cityHash64(profile_id) AS u, {index} AS p, {is_start} AS s,"
-        f" {is_return} AS r FROM events WHERE {' AND '.join(where)})"
+        f" {is_return} AS r FROM {table} WHERE {' AND '.join(where)})"
         " GROUP BY u HAVING countIf(s) > 0)"
         f" ARRAY JOIN range(toUInt16({n} - first_p)) AS k"
         " GROUP BY first_p, k ORDER BY first_p, k"
