@@ -112,7 +112,8 @@ def _zipf(n: int, s: float = 1.1) -> list[float]:
 
 
 def _cumulative(weights: list[float]) -> list[float]:
-    out, total = [], 0.0
+    out: list[float] = []
+    total = 0.0
     for w in weights:
         total += w
         out.append(total)
@@ -232,7 +233,7 @@ class Generator:
             first_path = PATHS[self._pick(self.path_cum)]
             add("session_start", t - timedelta(milliseconds=100), first_path, properties=utm)
             path = first_path
-            paths = []
+            paths: list[str] = []
             for v in range(views):
                 if v:
                     t += timedelta(seconds=5 + rng.expovariate(1 / 40))
@@ -323,7 +324,7 @@ def _generate(store: Any, events: int) -> dict[str, Any]:
     batch: list[Any] = []
     sessions: list[Any] = []
     profiles: list[Any] = []
-    counts = {"events": 0, "sessions": 0, "profiles": 0}
+    counts: dict[str, Any] = {"events": 0, "sessions": 0, "profiles": 0}
     for evs, session, person in gen.sessions():
         batch.extend(evs)
         sessions.append(session)
@@ -368,7 +369,7 @@ def _rss_mb() -> float:
 
 def _median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     result = fn()  # warm up
-    times = []
+    times: list[float] = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
@@ -568,6 +569,7 @@ def run_one(size: str, repeat: int) -> dict[str, Any]:
     meta: dict[str, Any] | None = None
     if marker.exists():
         meta = json.loads(marker.read_text())
+        assert meta is not None
         if meta.get("version") != GENERATOR_VERSION:
             meta = None
     if meta is None and folder.exists():
@@ -593,7 +595,7 @@ def run_one(size: str, repeat: int) -> dict[str, Any]:
             " GROUP BY table"
         ).result_rows
         meta["parts"] = {str(t): int(n) for t, n in parts}
-        results = []
+        results: list[dict[str, Any]] = []
         for name, fn, describe in _queries(analytics, ctx):
             ms, result = _median_ms(fn, repeat)
             results.append({"query": name, "ms": round(ms, 1), "result": describe(result)})
@@ -628,17 +630,17 @@ def _table(runs: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append("| export | rows | MB | time | first byte | rows/s | MB/s | RSS growth |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in runs:
-        for e in r["exports"]:
-            lines.append(
-                f"| {r['size'].upper()} {e['format']} | {e['rows']:,} | {e['mb']} | {e['seconds']} s |"
-                f" {e['ttfb_ms']} ms | {e['rows_per_s']:,} | {e['mb_per_s']} | {e['rss_growth_mb']} MB |"
-            )
+    lines.extend(
+        f"| {r['size'].upper()} {e['format']} | {e['rows']:,} | {e['mb']} | {e['seconds']} s |"
+        f" {e['ttfb_ms']} ms | {e['rows_per_s']:,} | {e['mb_per_s']} | {e['rss_growth_mb']} MB |"
+        for r in runs
+        for e in r["exports"]
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--large", action="store_true", help="also run the 10M dataset")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per query (median)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
@@ -647,7 +649,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one, args.repeat)))
         return
-    runs = []
+    runs: list[dict[str, Any]] = []
     for size in ["1m", "10m"] if args.large else ["1m"]:
         print(f"== {size} ==", file=sys.stderr, flush=True)
         proc = subprocess.run(

@@ -136,11 +136,10 @@ def _sequences(
     return (
         f"SELECT arraySlice(pages, i, {steps}) AS seq,"
         f" arraySlice(times, i, {steps}) AS ts,"
-        " arrayMap((a, b) -> b - a, arrayPopBack(ts), arrayPopFront(ts)) AS gaps"
-        " FROM (SELECT arraySort(x -> x.1,"
-        " groupArray((toUnixTimestamp64Milli(created_at), path))) AS ev,"
-        f" {kept} AS kept, arrayMap(x -> x.2, kept) AS pages,"
-        f" arrayMap(x -> x.1, kept) AS times, {start} AS i"
+        " arrayPopFront(arrayDifference(ts)) AS gaps"
+        # (time, path) tuples sort by time (then path); no lambdas where a plain function does.
+        " FROM (SELECT arraySort(groupArray((toUnixTimestamp64Milli(created_at), path))) AS ev,"
+        f" {kept} AS kept, kept.2 AS pages, kept.1 AS times, {start} AS i"
         f" FROM events WHERE {' AND '.join(where)} GROUP BY session_id"
         f"{' HAVING count() > 1' if min_views > 1 else ''}) WHERE i > 0"
     )
