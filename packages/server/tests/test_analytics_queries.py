@@ -14,7 +14,9 @@ import pytest
 from analytics_helpers import COHORTS, RANGE, at, battery, context, context_at, load_dataset
 
 from openpanel_server._analytics import (
+    Analytics,
     AnalyticsClient,
+    CohortActivityRequest,
     CohortDefinition,
     Filter,
     FunnelRequest,
@@ -143,6 +145,18 @@ def test_intervals_and_week_alignment(client: AnalyticsClient) -> None:
     data = {p["date"][11:13]: p["count"] for p in hours["series"][0]["data"]}
     assert len(data) == 24
     assert (data["09"], data["10"], data["23"]) == (1, 6, 3)
+    minutes = _series(
+        client,
+        "Asia/Kolkata",
+        series=[{}],
+        interval="minute",
+        startDate="2026-03-02T10:00:00Z",
+        endDate="2026-03-02T10:04:59Z",
+    )
+    assert [(p["date"], p["count"]) for p in minutes["series"][0]["data"]] == [
+        (f"2026-03-02T15:3{m}:00+05:30", 2 if m == 4 else 1)  # purchase and session_end
+        for m in range(5)
+    ]
     month = _series(client, series=[{}], interval="month", range="monthToDate")
     assert [(p["date"], p["count"]) for p in month["series"][0]["data"]] == [
         ("2026-03-01T00:00:00+00:00", 30)
@@ -625,3 +639,40 @@ def test_realtime(results: dict[str, Any], client: AnalyticsClient) -> None:
     )
     assert (filtered.events, filtered.visitors) == (3, 1)
     assert filtered.minutes[0].date == "2026-03-04T18:05:00+09:00"
+
+
+def test_the_facade_runs_every_query(store: Store, results: dict[str, Any]) -> None:
+    analytics = Analytics(store)
+    ctx = context()
+
+    def dump(model: Any) -> Any:
+        return model.model_dump(by_alias=True)
+
+    assert (
+        dump(analytics.overview(OverviewRequest.model_validate(RANGE), ctx)) == results["overview"]
+    )
+    top = analytics.top(TopRequest.model_validate({**RANGE, "dimension": "path"}), ctx)
+    assert dump(top) == results["top_path"]
+    series = TimeSeriesRequest.model_validate(
+        {**RANGE, "series": [{"name": "*"}], "breakdowns": [{"name": "country"}], "limit": 2}
+    )
+    assert dump(analytics.time_series(series, ctx)) == results["breakdown"]
+    retained = analytics.retention(RetentionRequest.model_validate({**RANGE, "period": "day"}), ctx)
+    assert dump(retained) == results["retention_UTC"]
+    assert dump(analytics.paths(PathsRequest.model_validate(RANGE), ctx)) == results["paths"]
+    assert dump(analytics.sankey(SankeyRequest.model_validate(RANGE), ctx)) == results["sankey"]
+    assert analytics.cohort_size(COHORTS["buyers"], ctx) == 1
+    members = analytics.cohort_members(COHORTS["viewers3"], ctx, limit=1)
+    assert (members.size, members.profile_ids) == (2, ["u1"])
+    activity = CohortActivityRequest.model_validate({**RANGE, "cohortId": "buyers"})
+    assert dump(analytics.cohort_activity(activity, ctx)) == results["cohort_activity"]
+    sessions = SessionListRequest.model_validate(RANGE)
+    assert analytics.sessions(sessions, ctx).total == 5
+    assert dump(analytics.session_stats(sessions, ctx)) == results["session_stats"]
+    assert dump(analytics.profiles(ProfileListRequest(), ctx)) == results["profiles"]
+    assert dump(analytics.profile("u1", ctx)) == results["profile_u1"]
+    live = analytics.realtime(RealtimeRequest(minutes=30), context_at(at("03-04 09:10")))
+    assert dump(live) == results["realtime"]
+    steps = [{"name": "signup"}, {"name": "purchase"}]
+    converted = analytics.funnel(FunnelRequest.model_validate({**RANGE, "steps": steps}), ctx)
+    assert [s.count for s in converted.steps] == [2, 1]
