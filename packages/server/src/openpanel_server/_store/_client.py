@@ -86,8 +86,12 @@ def chdb_client(path: Path, config: Path | None) -> ClickHouseClient:
 
 
 def server_client(dsn: str) -> ClickHouseClient:
-    """Open an HTTP client for a ClickHouse URL, safe for concurrent use (no session id)."""
+    """Open an HTTP client for a ClickHouse URL, safe for concurrent use (no session id).
+
+    Query parameters go in the request body (``form_encode_query_params``), not the URL, so
+    large filter values never hit the server's URI length limit.
+    """
     client: object = clickhouse_connect.get_client(  # pyright: ignore[reportUnknownMemberType]
-        dsn=dsn, tz_mode="aware", autogenerate_session_id=False
+        dsn=dsn, tz_mode="aware", autogenerate_session_id=False, form_encode_query_params=True
     )
     return cast("ClickHouseClient", client)
