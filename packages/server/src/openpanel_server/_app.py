@@ -25,6 +25,7 @@ from openpanel_core._models import (
 from openpanel_server import _fastjson as fastjson
 from openpanel_server._analytics_api import analytics_routes
 from openpanel_server._auth import AuthError, Caller, authenticate
+from openpanel_server._dashboard import dashboard_routes
 from openpanel_server._ingest import IngestError, RequestInfo, Result
 from openpanel_server._normalize import client_ip, detect_bot, device_id, normalize_ip
 from openpanel_server._ratelimit import RateLimiter
@@ -431,6 +432,7 @@ def create_app(server: Server) -> Starlette:
             Route("/export/sessions/{session_id}/replay", export_replay, methods=["GET"]),
             *webhook_routes(server.webhook_admin, _reader),
             *analytics_routes(server, _reader),
+            *dashboard_routes(),
         ],
         middleware=[
             Middleware(
