@@ -1,9 +1,11 @@
 // The server's dashboard (/dashboard): sign in with a read client, read the overview, add a
-// filter, remove it, switch the range.
+// filter, remove it, switch the range, add a filter the server refuses, remove it; last, sign in
+// with a wrong secret.
 //
 // Config: {wsEndpoint, timeoutMs, url, clientId, clientSecret, screenshot (a path or null)}.
-// Output: {signedOut, initial, filtered, unfiltered, today, storage, requestUrls, pageErrors,
-//          consoleErrors}; each snapshot is the page's window.__opDashboard after that step.
+// Output: {signedOut, initial, filtered, unfiltered, today, refused, recovered, wrongSecret,
+//          storage, requestUrls, pageErrors, consoleErrors: [{step, text}]}; each snapshot is
+//          the page's window.__opDashboard after that step.
 import { openContext, output, readConfig, watchdog } from './harness.mjs';
 
 const config = await readConfig();
@@ -13,8 +15,11 @@ const pageErrors = [];
 const consoleErrors = [];
 const requestUrls = [];
 page.on('pageerror', (error) => pageErrors.push(String(error && error.stack ? error.stack : error)));
+let step = 'load';
 page.on('console', (msg) => {
-  if (msg.type() === 'error' || msg.type() === 'warning') consoleErrors.push(`${msg.type()}: ${msg.text()}`);
+  if (msg.type() === 'error' || msg.type() === 'warning') {
+    consoleErrors.push({ step, text: `${msg.type()}: ${msg.text()}` });
+  }
 });
 page.on('request', (request) => requestUrls.push(request.url()));
 const steps = [];
@@ -27,7 +32,7 @@ async function settled(after) {
   await page.waitForFunction(
     (g) => {
       const d = window.__opDashboard;
-      return d && d.attempt > g && d.attempt === d.generation ? true : Boolean(d && d.error);
+      return Boolean(d && d.attempt > g && (d.attempt === d.generation || d.error));
     },
     after,
   );
@@ -68,16 +73,48 @@ await page.click('[data-range=today]');
 const today = await settled(unfiltered.attempt);
 steps.push('today');
 
+// A filter the server refuses (a text column compared as a number): the error is shown, the
+// last good data stays; removing the filter recovers.
+step = 'refused';
+await page.fill('#filter-name', 'country');
+await page.selectOption('#filter-operator', 'gt');
+await page.fill('#filter-value', '5');
+await page.click('#filter-form button[type=submit]');
+const refused = await settled(today.attempt);
+refused.status = await page.textContent('#status');
+step = 'recovered';
+await page.click('#filter-list li button');
+const recovered = await settled(refused.attempt);
+steps.push('refused and recovered');
+
 const storage = await page.evaluate(() => ({
   session: Object.fromEntries(Object.entries(sessionStorage)),
   local: Object.keys(localStorage),
 }));
+// A wrong secret: back to the form with a message, nothing kept.
+step = 'wrong secret';
+await page.click('#logout');
+await page.fill('#client-id', config.clientId);
+await page.fill('#client-secret', 'not-the-secret');
+await page.click('#login-form button[type=submit]');
+await page.waitForFunction(() => document.getElementById('login-error').textContent !== '');
+const wrongSecret = {
+  loginVisible: await page.isVisible('#login'),
+  overviewVisible: await page.isVisible('#overview'),
+  message: await page.textContent('#login-error'),
+  stored: await page.evaluate(() => sessionStorage.length),
+};
+steps.push('wrong secret');
+
 output({
   signedOut,
   initial,
   filtered,
   unfiltered,
   today,
+  refused,
+  recovered,
+  wrongSecret,
   storage,
   pageUrl: page.url(),
   requestUrls,

@@ -28,7 +28,7 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.
 VISITORS: dict[str, tuple[str, str, list[str]]] = {
     "u-sv1": ("203.0.113.1", SAFARI, ["/home"]),
     "u-sv2": ("203.0.113.2", SAFARI, ["/home", "/pricing"]),
-    "u-far": ("198.51.100.7", FIREFOX, ["/docs"]),
+    "u-far": ("198.51.100.7", FIREFOX, ["/docs"]),  # from Google
 }
 
 
@@ -160,9 +160,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         for profile, (ip, agent, pages) in VISITORS.items():
             with op.context(ip=ip, user_agent=agent):
                 for page in pages:
-                    op.track(
-                        "screen_view", {"__path": f"https://shop.test{page}"}, profile_id=profile
-                    )
+                    props = {"__path": f"https://shop.test{page}"}
+                    if profile == "u-far":
+                        props["__referrer"] = "https://www.google.com/"
+                    op.track("screen_view", props, profile_id=profile)
         assert op.flush(10)
         op.shutdown()
         deadline = time.monotonic() + 15  # sessions are stored when they end
@@ -206,7 +207,11 @@ def test_the_overview_loads_filters_and_changes_range(
     seen = run_driver("dashboard.mjs", browser, config, timeout=90)
 
     assert seen["pageErrors"] == []
-    assert seen["consoleErrors"] == []
+    # Only the refused requests of the last two steps, which the browser itself logs.
+    errors = seen["consoleErrors"]
+    assert [e for e in errors if e["step"] == "load"] == []
+    assert {e["step"] for e in errors} == {"refused", "wrong secret"}
+    assert all("Failed to load resource" in e["text"] for e in errors), errors
     assert seen["signedOut"] == {"loginVisible": True, "overviewVisible": False}
 
     initial = seen["initial"]
@@ -219,6 +224,7 @@ def test_the_overview_loads_filters_and_changes_range(
     assert rows(initial, "path") == {"/home": 2, "/pricing": 1, "/docs": 1}
     assert rows(initial, "country") == {"SE": 2, "": 1}
     assert rows(initial, "browser") == {"Safari": 2, "Firefox": 1}
+    assert rows(initial, "referrer_name") == {"": 2, "Google": 1}
     assert any(text.startswith("/home") and text.endswith("22") for text in initial["domPages"])
     assert len(initial["chart"]["labels"]) == 7  # one point a day
     assert (total(initial, "Visitors"), total(initial, "Sessions")) == (3, 3)
@@ -241,6 +247,19 @@ def test_the_overview_loads_filters_and_changes_range(
     assert today["kpis"]["visitors"] == 3
     assert all(len(label) == 5 and label[2] == ":" for label in today["chart"]["labels"])
     assert total(today, "Sessions") == 3
+
+    refused = seen["refused"]
+    assert "filters.0" in refused["error"]
+    assert refused["status"].startswith("Could not load the dashboard: filters.0")
+    assert refused["generation"] == today["generation"]  # the last good data stays
+    recovered = seen["recovered"]
+    assert recovered["error"] == "" and recovered["filters"] == []
+    assert recovered["kpis"]["visitors"] == 3
+
+    wrong = seen["wrongSecret"]
+    assert (wrong["loginVisible"], wrong["overviewVisible"]) == (True, False)
+    assert "refused" in wrong["message"]
+    assert wrong["stored"] == 0
 
     # The secret stays in this tab's session storage: never in a URL, never in localStorage.
     secret = config["clientSecret"]
