@@ -62,6 +62,10 @@ def test_main_job_stores_everything(tmp_path: Path) -> None:
     )
     assert backend is not None, out.stdout
     assert int(stored["purchase"]) >= 1
+    # Signed webhooks: the server delivered one per purchase, the shop verified each.
+    hooks = re.search(r"webhooks: (\d+) signed purchase webhooks received and verified", out.stdout)
+    assert hooks is not None, out.stdout
+    assert int(hooks.group(1)) == min(int(stored["purchase"]), 50)
     assert int(stored["server_request"]) >= int(shop.group(1))
     assert (tmp_path / "data" / "credentials.json").exists()
 

@@ -10,7 +10,9 @@ embedded ClickHouse store in ``./.openpanel-demo``), then:
 * the Flask example shop (``examples/flask_app``, with ``openpanel-flask``) is served on
   http://127.0.0.1:5001 and simulated browsers load its pages, send the browser script's
   screen views through its first-party proxy, log in and buy, so the shop's backend events
-  and the browsers' events of each visitor share one session.
+  and the browsers' events of each visitor share one session;
+* the server sends a signed webhook for each purchase to the shop's receiver
+  (``/webhooks/openpanel``, verified by ``@openpanel_webhook``; listed on ``/webhooks``).
 
 A summary of what the server stored is printed, and the server and the shop keep running for
 you to explore (``--once`` stops them).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import subprocess
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from examples.demo._shop import browse, start_shop
+from examples.demo._shop import browse, received_webhooks, start_shop, webhook_endpoint
 from openpanel_core import OpenPanel
 
 PAGES = ["/", "/pricing", "/docs", "/blog/launch", "/signup", "/checkout"]
@@ -81,7 +84,14 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], st
         "--port",
         str(port),
     ]
-    proc = subprocess.Popen(cmd)
+    # The demo's webhook endpoint is the shop on 127.0.0.1, over http: allowed explicitly (the
+    # server refuses private addresses and plain http otherwise).
+    env = {
+        **os.environ,
+        "OPENPANEL_SERVER_WEBHOOK_ALLOW_SUBNETS": "127.0.0.0/8",
+        "OPENPANEL_SERVER_WEBHOOK_ALLOW_HTTP": "1",
+    }
+    proc = subprocess.Popen(cmd, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -154,8 +164,10 @@ def main() -> int:
         client.shutdown(30)
         elapsed_ms = (time.perf_counter() - started) * 1000
         stats = client.stats
-        shop = start_shop(creds, url, args.shop_port)
-        pages = browse(shop, args.shoppers, BROWSERS, random.Random(11))
+        shop_url = f"http://127.0.0.1:{args.shop_port}/webhooks/openpanel"
+        secret = webhook_endpoint(args.data_dir, creds["projectId"], shop_url)
+        shop = start_shop(creds, url, args.shop_port, webhook_secret=secret)
+        pages, purchases = browse(shop, args.shoppers, BROWSERS, random.Random(11))
         shop_client = shop.app.extensions["openpanel"].client
         shop_client.flush(30)
         time.sleep(0.5)  # the server moves its write-ahead log to the store every 0.2 s
@@ -165,6 +177,7 @@ def main() -> int:
         print(f"  delivered:   {stats.delivered} acknowledged by the server in {elapsed_ms:.0f} ms")
         print(f"  failed {stats.failed}, dropped {stats.dropped}, refused {stats.invalid}")
         shop_stats = shop_client.stats
+        hooks = received_webhooks(shop, min(purchases, 50))  # the shop lists the last 50
         print(f"\n{args.shoppers} browsers in the Flask shop ({shop.url}): {pages} pages")
         print(
             f"  the shop's backend: {shop_stats.delivered} events delivered, "
@@ -181,7 +194,16 @@ def main() -> int:
         )
         print(f"  track:   POST {url}/track with openpanel-client-id {creds['clientId']}")
         print(f"  shop:    {shop.url}  (log in, buy, then look at the events again)")
-        ok = stats.delivered == sent and shop_stats.failed == 0 and shop_stats.dropped == 0
+        print(
+            f"  webhooks: {len(hooks)} signed purchase webhooks received and verified by the "
+            f"shop ({shop.url}/webhooks)"
+        )
+        ok = (
+            stats.delivered == sent
+            and shop_stats.failed == 0
+            and shop_stats.dropped == 0
+            and len(hooks) == min(purchases, 50)
+        )
         if not args.once:
             print("\nthe server and the shop keep running; Ctrl-C to stop")
             proc.wait()

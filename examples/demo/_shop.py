@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from examples.flask_app import PRODUCTS, create_app, openpanel
 
-__all__ = ["Shop", "browse", "start_shop"]
+__all__ = ["Shop", "browse", "received_webhooks", "start_shop", "webhook_endpoint"]
 
 NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov"]
 
@@ -43,7 +47,62 @@ class Shop:
         openpanel.shutdown(self.app, timeout=10.0)
 
 
-def start_shop(creds: dict[str, str], api_url: str, port: int) -> Shop:
+def _server_cli(data_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "openpanel_server", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def webhook_endpoint(data_dir: Path, project_id: str, url: str) -> str:
+    """A webhook endpoint of the demo project for ``url``; returns its secret.
+
+    Endpoints left by an earlier demo run for the same URL are deleted first (their secrets
+    were shown once and are gone). The shop receives the ``event.created`` message of each
+    ``purchase``, signed with Standard Webhooks headers.
+    """
+    for line in _server_cli(data_dir, "webhook", "list", "--project", project_id).splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0].startswith("ep_") and fields[2] == url:
+            _server_cli(data_dir, "webhook", "delete", fields[0])
+    created = json.loads(
+        _server_cli(
+            data_dir,
+            "webhook",
+            "create",
+            url,
+            "--project",
+            project_id,
+            "--event",
+            "event.created",
+            "--event-name",
+            "purchase",
+            "--no-legacy-signature",
+            "--webhook-allow-subnet",
+            "127.0.0.0/8",
+            "--webhook-allow-http",
+        )
+    )
+    secret: str = created["secret"]
+    return secret
+
+
+def received_webhooks(shop: Shop, expected: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The verified webhooks the shop received, waiting up to ``timeout`` for ``expected``."""
+    received: Any = shop.app.extensions["received_webhooks"]
+    deadline = time.monotonic() + timeout
+    while len(received) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return list(received)
+
+
+def start_shop(
+    creds: dict[str, str], api_url: str, port: int, webhook_secret: str | None = None
+) -> Shop:
     """Serve the Flask example shop on 127.0.0.1:``port`` (0: any free port)."""
     app = create_app(
         {
@@ -52,6 +111,7 @@ def start_shop(creds: dict[str, str], api_url: str, port: int) -> Shop:
             "OPENPANEL_API_URL": api_url,
             # The simulated visitors come "through a reverse proxy" with public addresses.
             "OPENPANEL_IP_HEADER": "x-forwarded-for",
+            "OPENPANEL_WEBHOOK_SECRETS": [webhook_secret] if webhook_secret else [],
         }
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per simulated request
@@ -70,9 +130,11 @@ def _screen_view(url: str, path: str, title: str, referrer: str | None) -> str:
     )
 
 
-def browse(shop: Shop, visitors: int, user_agents: list[str], rng: random.Random) -> int:
-    """Send ``visitors`` browsers through the shop; returns how many pages they loaded."""
-    pages = 0
+def browse(
+    shop: Shop, visitors: int, user_agents: list[str], rng: random.Random
+) -> tuple[int, int]:
+    """Send ``visitors`` browsers through the shop; returns the pages loaded and the purchases."""
+    pages = purchases = 0
     skus = list(PRODUCTS)
     for n in range(visitors):
         headers = {
@@ -113,4 +175,5 @@ def browse(shop: Shop, visitors: int, user_agents: list[str], rng: random.Random
                     sku = route[-1][0].rsplit("/", 1)[-1] if len(route) > 1 else skus[0]
                     quantity = str(rng.randint(1, 3))
                     browser.post(f"/buy/{sku}", data={"quantity": quantity}).raise_for_status()
-    return pages
+                    purchases += 1
+    return pages, purchases
