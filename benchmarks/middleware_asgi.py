@@ -34,15 +34,14 @@ import asyncio
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+from middleware_common import TARGET_US, Sink, cpu, p99, version
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -56,7 +55,6 @@ UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Safari/605.1.15"
 )
-TARGET_US = 20.0
 Call = Callable[[], Awaitable[None]]
 
 
@@ -158,31 +156,6 @@ async def measure(
     return a, b, loop_time[0] / n, loop_time[1] / n
 
 
-def p99(values: Iterable[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-class Sink:
-    """benchmarks/sink.py in its own process (it counts what it received)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        self.url = f"http://127.0.0.1:{self.proc.stdout.readline().strip()}"
-
-    def events(self, tag: str) -> int:
-        with urllib.request.urlopen(f"{self.url}/_stats/{tag}", timeout=5) as r:
-            count: int = json.loads(r.read())["events"]
-            return count
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
 async def run(n: int, sink: Sink) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     sent = 0
@@ -277,26 +250,10 @@ def main() -> int:
     )
     expected = 4 * (args.n + min(2000, args.n))  # 2 configurations x 2 paths, warm-ups included
     print(f"track_requests events received by the sink: {sent:,} (sent: {expected:,})")
-    print(f"Python {sys.version.split()[0]}, Starlette {_version('starlette')}, {_cpu()}")
+    print(f"Python {sys.version.split()[0]}, Starlette {version('starlette')}, {cpu()}")
     if args.json is not None:
         args.json.write_text(json.dumps({"rows": rows, "sink_events": sent}, indent=2) + "\n")
     return 0
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -34,20 +34,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import io
 import json
-import statistics
-import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import django
 from django.conf import settings
+from middleware_common import TARGET_US, Sink, ameasure, cpu, measure, row
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "3f1c2b7e-8d4a-4c55-9e0f-1a2b3c4d5e6f"
@@ -55,7 +51,6 @@ UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Safari/605.1.15"
 )
-TARGET_US = 20.0
 OURS = "openpanel_django.middleware.OpenPanelMiddleware"
 STACK = [
     "django.middleware.security.SecurityMiddleware",
@@ -268,90 +263,6 @@ def asgi_caller(handler: Any, path: str) -> Callable[[], Awaitable[None]]:
 # ------------------------------------------------------------------------------ measuring
 
 
-def measure(
-    plain: Callable[[], None], instrumented: Callable[[], None], n: int, block: int = 200
-) -> tuple[list[float], list[float]]:
-    """Per-request microseconds of both, alternating blocks of ``block`` requests."""
-    for _ in range(min(2000, n)):  # warm up both
-        plain()
-        instrumented()
-    a: list[float] = []
-    b: list[float] = []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for start in range(0, n, block):
-        count = min(block, n - start)
-        for fn, out in ((plain, a), (instrumented, b)):
-            for _ in range(count):
-                t0 = clock()
-                fn()
-                out.append((clock() - t0) / 1e3)
-    return a, b
-
-
-async def ameasure(
-    plain: Callable[[], Awaitable[None]],
-    instrumented: Callable[[], Awaitable[None]],
-    n: int,
-    block: int = 200,
-) -> tuple[list[float], list[float]]:
-    for _ in range(min(2000, n)):
-        await plain()
-        await instrumented()
-    a: list[float] = []
-    b: list[float] = []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for start in range(0, n, block):
-        count = min(block, n - start)
-        for fn, out in ((plain, a), (instrumented, b)):
-            for _ in range(count):
-                t0 = clock()
-                await fn()
-                out.append((clock() - t0) / 1e3)
-    return a, b
-
-
-def p99(values: Iterable[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def row(path: str, label: str, a: list[float], b: list[float]) -> dict[str, Any]:
-    r: dict[str, Any] = {
-        "path": path,
-        "config": label,
-        "plain_median_us": statistics.median(a),
-        "with_median_us": statistics.median(b),
-        "plain_p99_us": p99(a),
-        "with_p99_us": p99(b),
-    }
-    r["added_median_us"] = r["with_median_us"] - r["plain_median_us"]
-    r["added_p99_us"] = r["with_p99_us"] - r["plain_p99_us"]
-    print(f"  {path:<5} {label:<44} added median {r['added_median_us']:6.1f} us", file=sys.stderr)
-    return r
-
-
-class Sink:
-    """benchmarks/sink.py in its own process (it counts what it received)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        self.url = f"http://127.0.0.1:{self.proc.stdout.readline().strip()}"
-
-    def events(self, tag: str) -> int:
-        with urllib.request.urlopen(f"{self.url}/_stats/{tag}", timeout=5) as r:
-            count: int = json.loads(r.read())["events"]
-            return count
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="requests per app and row")
@@ -432,20 +343,10 @@ def main() -> int:
         f"track_requests events received by the sink: WSGI {sent['wsgi']:,}, "
         f"ASGI {sent['asgi']:,} (sent: {expected:,} each)"
     )
-    print(f"Python {sys.version.split()[0]}, Django {django.__version__}, {_cpu()}")
+    print(f"Python {sys.version.split()[0]}, Django {django.__version__}, {cpu()}")
     if args.json is not None:
         args.json.write_text(json.dumps({"rows": rows, "sink_events": sent}, indent=2) + "\n")
     return 0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -23,19 +23,16 @@ added per request.
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, session
+from middleware_common import TARGET_US, Sink, cpu, measure, p99, version
 from werkzeug.test import EnvironBuilder
 
 from openpanel_flask import OpenPanel
@@ -46,7 +43,6 @@ UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Safari/605.1.15"
 )
-TARGET_US = 20.0
 
 
 def make_app(config: dict[str, Any] | None, *, instrumented: bool, identify: bool = False) -> Flask:
@@ -121,52 +117,6 @@ def test_client_caller(app: Flask, cookie: str | None) -> Callable[[], None]:
         client.get("/items/42", headers=headers, environ_base={"REMOTE_ADDR": "203.0.113.7"})
 
     return call
-
-
-def measure(
-    plain: Callable[[], None], instrumented: Callable[[], None], n: int, block: int = 200
-) -> tuple[list[float], list[float]]:
-    """Per-request seconds of both, alternating blocks of ``block`` requests."""
-    for _ in range(min(2000, n)):  # warm up both
-        plain()
-        instrumented()
-    a: list[float] = []
-    b: list[float] = []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for start in range(0, n, block):
-        count = min(block, n - start)
-        for fn, out in ((plain, a), (instrumented, b)):
-            for _ in range(count):
-                t0 = clock()
-                fn()
-                out.append((clock() - t0) / 1e3)
-    return a, b
-
-
-def p99(values: Iterable[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-class Sink:
-    """benchmarks/sink.py in its own process (it counts what it received)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        self.url = f"http://127.0.0.1:{self.proc.stdout.readline().strip()}"
-
-    def events(self, tag: str) -> int:
-        with urllib.request.urlopen(f"{self.url}/_stats/{tag}", timeout=5) as r:
-            count: int = json.loads(r.read())["events"]
-            return count
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
 
 
 def main() -> int:
@@ -246,26 +196,10 @@ def main() -> int:
     )
     expected = 2 * (args.n + min(2000, args.n))  # both paths, warm-up included
     print(f"track_requests events received by the sink: {sent:,} (sent: {expected:,})")
-    print(f"Python {sys.version.split()[0]}, Flask {_version('flask')}, {_cpu()}")
+    print(f"Python {sys.version.split()[0]}, Flask {version('flask')}, {cpu()}")
     if args.json is not None:
         args.json.write_text(json.dumps({"rows": rows, "sink_events": sent}, indent=2) + "\n")
     return 0
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -11,14 +11,10 @@ failure with a clear message, never a skip.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
@@ -28,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from npm_helpers import npm_ci, tool
 from werkzeug.serving import BaseWSGIServer, make_server
 
 __all__ = [
@@ -38,7 +35,6 @@ __all__ = [
     "StaticSite",
     "browser_project",
     "launch_browser",
-    "npm_ci",
     "run_driver",
     "serve_static",
     "serve_wsgi",
@@ -48,20 +44,8 @@ BROWSER_DIR = Path(__file__).parent / "browser"
 PAGES_DIR = BROWSER_DIR / "pages"
 #: Debian's Chromium (``apt-get install chromium``); another build can be named in the env.
 CHROMIUM = os.environ.get("OPENPANEL_TEST_CHROMIUM", "/usr/bin/chromium")
-NPM_CI_TIMEOUT = 600
 LAUNCH_TIMEOUT = 30
 DRIVER_TIMEOUT = 60
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not on PATH: the browser tests need Node.js 20+ and npm "
-            f"(they run `npm ci` in {BROWSER_DIR} and then `node` driver scripts from there)",
-            pytrace=False,
-        )
-    return path
 
 
 def _chromium() -> str:
@@ -73,51 +57,6 @@ def _chromium() -> str:
             pytrace=False,
         )
     return CHROMIUM
-
-
-def npm_ci(folder: Path = BROWSER_DIR) -> None:
-    """Run ``npm ci`` in ``folder`` unless its exact lock file is already installed.
-
-    As ``npm_helpers.npm_ci`` (for ``packages/server/tests/npm``), for any folder: a marker
-    holding the lock file's hash is written after a successful install, and the install runs
-    under an OS file lock so pytest-xdist workers never race.
-    """
-    npm = _tool("npm")
-    digest = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
-    marker = folder / "node_modules" / ".openpanel-installed"
-
-    def installed() -> bool:
-        return marker.is_file() and marker.read_text() == digest
-
-    if installed():
-        return
-    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-{key}.lock"
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if installed():  # another worker installed it while we waited
-                return
-            try:
-                done = subprocess.run(
-                    [npm, "ci", "--no-audit", "--no-fund"],
-                    cwd=folder,
-                    capture_output=True,
-                    text=True,
-                    timeout=NPM_CI_TIMEOUT,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"`npm ci` in {folder} took over {NPM_CI_TIMEOUT} s", pytrace=False)
-            if done.returncode != 0:
-                pytest.fail(
-                    f"`npm ci` in {folder} failed ({done.returncode}):\n"
-                    f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}",
-                    pytrace=False,
-                )
-            marker.write_text(digest)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------------- the browser
@@ -138,10 +77,10 @@ def launch_browser() -> Generator[Browser, None, None]:
     The node process prints the browser's WebSocket endpoint, then waits for its stdin to
     close, closes the browser (and its temporary profile) and exits.
     """
-    npm_ci()
+    npm_ci(BROWSER_DIR)
     chromium = _chromium()
     proc = subprocess.Popen(
-        [_tool("node"), "launch.mjs", chromium, str(LAUNCH_TIMEOUT * 1000)],
+        [tool("node"), "launch.mjs", chromium, str(LAUNCH_TIMEOUT * 1000)],
         cwd=BROWSER_DIR,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -182,7 +121,7 @@ def run_driver(
     payload = {**config, "wsEndpoint": browser.ws_endpoint, "timeoutMs": int(timeout * 1000) - 5000}
     try:
         done = subprocess.run(
-            [_tool("node"), script],
+            [tool("node"), script],
             cwd=BROWSER_DIR,
             input=json.dumps(payload),
             capture_output=True,

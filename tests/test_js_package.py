@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from npm_helpers import npm_ci
 
 from openpanel_core import __version__
 from openpanel_web_bridge._script import script_source
-from tests.browser_helpers import npm_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "packages" / "js"

@@ -28,55 +28,52 @@ NPM_CI_TIMEOUT = 600
 
 
 def tool(name: str) -> str:
+    """The path of ``node`` or ``npm``; a clear failure when it is missing (never a skip)."""
     path = shutil.which(name)
     if path is None:
         pytest.fail(
             f"`{name}` is not on PATH: these tests need Node.js 20+ and npm "
-            f"(they run `npm ci` in {NPM_DIR} and then `node` scripts from there)",
+            "(they run `npm ci` in a pinned test folder and then `node` scripts from there)",
             pytrace=False,
         )
     return path
 
 
-def _lock_digest() -> str:
-    return hashlib.sha256((NPM_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-
-def _installed(marker: Path, digest: str) -> bool:
-    return marker.is_file() and marker.read_text() == digest
-
-
-def npm_ci() -> None:
-    """Run ``npm ci`` unless this exact lock file is already installed."""
+def npm_ci(folder: Path = NPM_DIR) -> None:
+    """Run ``npm ci`` in ``folder`` unless its exact lock file is already installed."""
     npm = tool("npm")
-    digest = _lock_digest()
+    digest = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
     # Written last, after a successful install of exactly this lock file (a half-finished or
     # outdated node_modules has no matching marker and is reinstalled: `npm ci` starts afresh).
-    marker = NPM_DIR / "node_modules" / ".openpanel-compat-installed"
-    if _installed(marker, digest):
+    marker = folder / "node_modules" / ".openpanel-installed"
+
+    def installed() -> bool:
+        return marker.is_file() and marker.read_text() == digest
+
+    if installed():
         return
     # An OS file lock outside the repository: released when its holder exits, even on a crash.
-    key = hashlib.sha256(str(NPM_DIR.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-compat-{key}.lock"
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"openpanel-npm-{key}.lock"
     with lock_path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if _installed(marker, digest):  # another worker installed it while we waited
+            if installed():  # another worker installed it while we waited
                 return
             try:
                 done = subprocess.run(
                     [npm, "ci", "--no-audit", "--no-fund"],
-                    cwd=NPM_DIR,
+                    cwd=folder,
                     capture_output=True,
                     text=True,
                     timeout=NPM_CI_TIMEOUT,
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                pytest.fail(f"`npm ci` in {NPM_DIR} took over {NPM_CI_TIMEOUT} s", pytrace=False)
+                pytest.fail(f"`npm ci` in {folder} took over {NPM_CI_TIMEOUT} s", pytrace=False)
             if done.returncode != 0:
                 pytest.fail(
-                    f"`npm ci` in {NPM_DIR} failed ({done.returncode}):\n"
+                    f"`npm ci` in {folder} failed ({done.returncode}):\n"
                     f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}",
                     pytrace=False,
                 )
