@@ -15,6 +15,25 @@ from typing import Any
 
 import httpx
 
+#: A chDB config declaring a 1-shard localhost cluster and its macros, for the cluster-sim
+#: layout (Distributed tables over local ones); chDB reads it once per process.
+CLUSTER_SIM_CONFIG = """\
+<clickhouse>
+    <tcp_port>9000</tcp_port>
+    <remote_servers>
+        <openpanel_sim>
+            <shard><replica><host>localhost</host><port>9000</port></replica></shard>
+        </openpanel_sim>
+    </remote_servers>
+    <macros>
+        <cluster>openpanel_sim</cluster>
+        <shard>1</shard>
+        <replica>r1</replica>
+        <installation>sim</installation>
+    </macros>
+</clickhouse>
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:

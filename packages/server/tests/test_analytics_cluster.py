@@ -18,26 +18,10 @@ from typing import Any
 
 import pytest
 from analytics_helpers import battery, helpers_dir, load_dataset
+from server_helpers import CLUSTER_SIM_CONFIG as CONFIG
 
 from openpanel_server._store import Store, open_store
 from openpanel_server._store._readers import analytics_client
-
-CONFIG = """\
-<clickhouse>
-    <tcp_port>9000</tcp_port>
-    <remote_servers>
-        <openpanel_sim>
-            <shard><replica><host>localhost</host><port>9000</port></replica></shard>
-        </openpanel_sim>
-    </remote_servers>
-    <macros>
-        <cluster>openpanel_sim</cluster>
-        <shard>1</shard>
-        <replica>r1</replica>
-        <installation>sim</installation>
-    </macros>
-</clickhouse>
-"""
 
 SCRIPT = textwrap.dedent(
     """

@@ -12,22 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-CONFIG = """\
-<clickhouse>
-    <tcp_port>9000</tcp_port>
-    <remote_servers>
-        <openpanel_sim>
-            <shard><replica><host>localhost</host><port>9000</port></replica></shard>
-        </openpanel_sim>
-    </remote_servers>
-    <macros>
-        <cluster>openpanel_sim</cluster>
-        <shard>1</shard>
-        <replica>r1</replica>
-        <installation>sim</installation>
-    </macros>
-</clickhouse>
-"""
+from server_helpers import CLUSTER_SIM_CONFIG as CONFIG
 
 SCRIPT = textwrap.dedent(
     """
