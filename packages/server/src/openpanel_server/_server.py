@@ -415,15 +415,19 @@ class Server:
         logger.info("replayed %d record(s) from the write-ahead log", len(batch))
 
     def _flush_loop(self) -> None:
-        saved_at = time.monotonic()
+        next_save = time.monotonic() + _SESSION_SAVE_INTERVAL
         while not self._stop.wait(self.settings.flush_interval):
             # A failed flush is logged (once per error type) and retried: the log keeps it all.
             with suppress_internal_errors("flush to the store", background=True):
                 self.flush()
-            if time.monotonic() - saved_at >= _SESSION_SAVE_INTERVAL:
-                saved_at = time.monotonic()
+            started = time.monotonic()
+            if started >= next_save:
                 with suppress_internal_errors("save live sessions", background=True):
                     self._save_sessions()
+                # With very many live sessions a snapshot costs real time (it holds the GIL):
+                # space them so saving never takes more than 5% of the flusher's time.
+                spent = time.monotonic() - started
+                next_save = time.monotonic() + max(_SESSION_SAVE_INTERVAL, 20 * spent)
 
     def _reap_loop(self) -> None:
         interval = min(60.0, max(0.5, self.settings.session_timeout / 10))
