@@ -193,6 +193,7 @@ def main() -> int:
             f"'{url}/export/events?limit=5&includes=properties'"
         )
         print(f"  track:   POST {url}/track with openpanel-client-id {creds['clientId']}")
+        print(f"  dashboard: {url}/dashboard  (sign in with the read client id and secret above)")
         print(f"  shop:    {shop.url}  (log in, buy, then look at the events again)")
         print(
             f"  webhooks: {len(hooks)} signed purchase webhooks received and verified by the "
