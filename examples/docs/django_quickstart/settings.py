@@ -1,0 +1,46 @@
+"""Django quick start: the settings a project adds for OpenPanel (plus a minimal project)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECRET_KEY = "docs-example-not-a-secret"  # noqa: S105 (an example project)
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+ROOT_URLCONF = "examples.docs.django_quickstart.urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).parent / "templates"],
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",  # for the CSP nonce and profile
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
+    }
+]
+
+# --8<-- [start:openpanel]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "openpanel_django",  # the {% load openpanel %} tag library and system checks
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "openpanel_django.middleware.OpenPanelMiddleware",  # after AuthenticationMiddleware
+]
+
+OPENPANEL = {
+    "client_id": os.environ["OPENPANEL_CLIENT_ID"],
+    "client_secret": os.environ["OPENPANEL_CLIENT_SECRET"],  # never sent to browsers
+    "api_url": os.environ.get("OPENPANEL_API_URL", "https://api.openpanel.dev"),
+}
+# --8<-- [end:openpanel]
