@@ -7,14 +7,22 @@ project. A query's JSON body is its request model (camelCase, see
 400 ``{"error": "validation", "fields": [{"field": "filters.0.operator", ...}]}`` naming every
 failing field by its dotted path; an unknown query name is a 404.
 
-The request models carry no timezone, so ranges and buckets are in UTC. Each query first moves
+Ranges and buckets follow the project's timezone (``openpanel-server project create NAME
+--timezone Europe/Berlin`` or ``project update ID --timezone ...``; default UTC). A request
+cannot pick another one: the request models have no timezone field, so one sent is a 400.
+Every query sees the project's saved cohorts (``/api/cohorts``), so an ``inCohort`` filter may
+name their ids; an unknown id is a 400 naming the filter value. Each query first moves
 acknowledged events from the write-ahead log to the store (as ``/export/events`` does), then
 runs in a worker thread, never on the event loop.
+
+Also here: ``GET /api/analytics/realtime/stream`` (server-sent events of the ``realtime``
+query, see :mod:`openpanel_server._realtime_stream`), the ``/api/cohorts`` routes (see
+:mod:`openpanel_server._cohort_api`) and OpenPanel's ``GET /export/charts`` (see
+:mod:`openpanel_server._export_charts`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from openpanel_server._analytics import (
     Analytics,
+    AnalyticsClient,
     CohortActivityRequest,
     CohortDefinition,
     ExportRequest,
@@ -46,9 +55,12 @@ from openpanel_server._analytics import (
 )
 from openpanel_server._analytics._base import ApiModel
 from openpanel_server._auth import Caller
+from openpanel_server._cohort_api import cohort_routes, saved_definitions, validation_response
+from openpanel_server._export_charts import chart_request, run_chart
+from openpanel_server._realtime_stream import RealtimeStreams, StreamResponse
 from openpanel_server._server import Server
 
-__all__ = ["QUERIES", "ExportResponse", "analytics_routes"]
+__all__ = ["QUERIES", "ExportResponse", "RealtimeStreamRequest", "analytics_routes"]
 
 Reader = Callable[[Request], "Caller | Response"]
 MAX_BODY = 1 << 20
@@ -67,6 +79,16 @@ class CohortMembersRequest(ApiModel):
     cohort: CohortDefinition
     limit: int = Field(default=100, ge=1, le=10_000)
     offset: int = Field(default=0, ge=0)
+
+
+class RealtimeStreamRequest(RealtimeRequest):
+    """The query parameters of ``/api/analytics/realtime/stream``.
+
+    Attributes:
+        interval: Seconds between events (1..60, default 2).
+    """
+
+    interval: int = Field(default=2, ge=1, le=60)
 
 
 class ProfileRequest(ApiModel):
@@ -118,15 +140,7 @@ class _BodyError(Exception):
 
 
 def _validation(exc: ValidationError) -> JSONResponse:
-    fields = [
-        {
-            "field": ".".join(str(p) for p in err["loc"]) or "body",
-            "type": err["type"],
-            "message": err["msg"],
-        }
-        for err in exc.errors(include_url=False, include_input=False)
-    ]
-    return JSONResponse({"error": "validation", "fields": fields}, status_code=400)
+    return validation_response(exc)
 
 
 def _body_error(exc: _BodyError) -> JSONResponse:
@@ -199,15 +213,27 @@ class ExportResponse(StreamingResponse):
 
 
 def analytics_routes(server: Server, reader: Reader) -> list[Route]:
-    """The analytics routes of ``server``, authenticated by ``reader`` (as ``/export`` is)."""
+    """The analytics routes of ``server``, authenticated by ``reader`` (as ``/export`` is).
+
+    Besides ``/api/analytics/{query}`` and ``/export/analytics``: the realtime event stream,
+    ``/api/cohorts`` and ``/export/charts``.
+    """
     analytics = Analytics(server.store)
+    streams = RealtimeStreams()
 
     def _context(caller: Caller) -> QueryContext:
-        return QueryContext(project_id=caller.project.id, timezone="UTC")
+        """The project's context (its timezone and saved cohorts); reads SQLite, so threads."""
+        project = caller.project
+        return QueryContext(
+            project_id=project.id,
+            timezone=project.timezone,
+            cohorts=saved_definitions(server.meta, project.id),
+        )
 
-    def _run(runner: Runner, model: BaseModel, ctx: QueryContext) -> dict[str, Any]:
+    def _run(runner: Runner, model: BaseModel, caller: Caller) -> dict[str, Any]:
         server.flush()
-        return runner(analytics, model, ctx).model_dump(mode="json", by_alias=True)
+        result = runner(analytics, model, _context(caller))
+        return result.model_dump(mode="json", by_alias=True)
 
     async def query(request: Request) -> Response:
         caller = reader(request)
@@ -226,28 +252,28 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
         model_type, runner = entry
         try:
             model = model_type.model_validate(await _json_object(request))
-            result = await run_in_threadpool(_run, runner, model, _context(caller))
+            result = await run_in_threadpool(_run, runner, model, caller)
         except _BodyError as exc:
             return _body_error(exc)
         except ValidationError as exc:
             return _validation(exc)
         return JSONResponse(result)
 
-    def _open(model: ExportRequest, ctx: QueryContext) -> ExportStream:
+    def _open(model: ExportRequest, caller: Caller) -> tuple[ExportStream, QueryContext]:
         server.flush()
-        return analytics.export(model, ctx)
+        ctx = _context(caller)
+        return analytics.export(model, ctx), ctx
 
     async def _export(caller: Caller, request: Request, *, from_body: bool) -> Response:
         try:
             body = await _json_object(request) if from_body else _export_query(request)
             model = ExportRequest.model_validate(body)
-            ctx = _context(caller)
-            stream = await run_in_threadpool(_open, model, ctx)
+            stream, ctx = await run_in_threadpool(_open, model, caller)
         except _BodyError as exc:
             return _body_error(exc)
         except ValidationError as exc:
             return _validation(exc)
-        day = ctx.current_time().astimezone(dt.timezone.utc).date().isoformat()
+        day = ctx.current_time().astimezone(ctx.zone).date().isoformat()
         ext = "csv" if model.format == "csv" else "ndjson"
         filename = f"openpanel-events-{_safe(caller.project.id)}-{day}.{ext}"
         return ExportResponse(stream, filename)
@@ -258,9 +284,73 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
             return caller
         return await _export(caller, request, from_body=False)
 
+    def _realtime(model: RealtimeRequest, caller: Caller) -> bytes:
+        server.flush()
+        result = analytics.realtime(model, _context(caller))
+        return result.model_dump_json(by_alias=True).encode()
+
+    async def realtime_stream(request: Request) -> Response:
+        caller = reader(request)
+        if isinstance(caller, Response):
+            return caller
+        q = request.query_params
+        body: dict[str, Any] = {k: q[k] for k in ("minutes", "interval", "limit") if k in q}
+        try:
+            if "filters" in q:
+                try:
+                    body["filters"] = json.loads(q["filters"])
+                except ValueError:
+                    raise _BodyError(400, "filters is not a JSON array") from None
+            params = RealtimeStreamRequest.model_validate(body)
+            model = RealtimeRequest.model_validate(params.model_dump(exclude={"interval"}))
+            if streams.open_count(caller.project.id) >= streams.per_project:
+                first = b""  # refused by the response without running a query
+            else:
+                first = await run_in_threadpool(_realtime, model, caller)
+        except _BodyError as exc:
+            return _body_error(exc)
+        except ValidationError as exc:
+            return _validation(exc)
+        client_id = caller.client.id
+
+        def alive() -> bool:
+            client = server.meta.get_client(client_id)
+            return client is not None and not client.revoked
+
+        return StreamResponse(
+            streams,
+            caller.project.id,
+            first,
+            lambda: _realtime(model, caller),
+            float(params.interval),
+            alive,
+        )
+
+    def _chart(params: dict[str, str], caller: Caller) -> dict[str, Any]:
+        request, labels = chart_request(params)
+        server.flush()
+        ctx = _context(caller)
+        return run_chart(request, labels, lambda r: analytics.time_series(r, ctx))
+
+    async def export_charts(request: Request) -> Response:
+        caller = reader(request)
+        if isinstance(caller, Response):
+            return caller
+        try:
+            chart = await run_in_threadpool(_chart, dict(request.query_params), caller)
+        except ValidationError as exc:
+            return _validation(exc)
+        return JSONResponse(chart)
+
+    def _analytics_client() -> AnalyticsClient:
+        return analytics.client
+
     return [
+        Route("/api/analytics/realtime/stream", realtime_stream, methods=["GET"]),
         Route("/api/analytics/{query}", query, methods=["POST"]),
         Route("/export/analytics", export_get, methods=["GET"]),
+        Route("/export/charts", export_charts, methods=["GET"]),
+        *cohort_routes(server.meta, reader, _json_object, _analytics_client),
     ]
 
 

@@ -115,26 +115,47 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _project(args: argparse.Namespace) -> int:
     meta = _meta(_settings(args))
-    if args.action == "create":
-        project = meta.create_project(
-            args.name, args.origin or [], allow_unsafe_revenue=args.allow_unsafe_revenue
-        )
-        client, secret = meta.create_client(project.id, "default")
-        print(
-            json.dumps(
-                {
-                    "projectId": project.id,
-                    "name": project.name,
-                    "origins": list(project.cors),
-                    "clientId": client.id,
-                    "clientSecret": secret,
-                },
-                indent=2,
+    try:
+        if args.action == "create":
+            try:
+                project = meta.create_project(
+                    args.name,
+                    args.origin or [],
+                    allow_unsafe_revenue=args.allow_unsafe_revenue,
+                    timezone=args.timezone,
+                )
+            except ValueError as exc:
+                print(f"error: --timezone: {exc}", file=sys.stderr)
+                return 2
+            client, secret = meta.create_client(project.id, "default")
+            print(
+                json.dumps(
+                    {
+                        "projectId": project.id,
+                        "name": project.name,
+                        "origins": list(project.cors),
+                        "timezone": project.timezone,
+                        "clientId": client.id,
+                        "clientSecret": secret,
+                    },
+                    indent=2,
+                )
             )
-        )
-    else:
-        for p in meta.list_projects():
-            print(f"{p.id}  {p.name}  origins={','.join(p.cors) or '-'}")
+        elif args.action == "update":
+            try:
+                updated = meta.set_project_timezone(args.project_id, args.timezone)
+            except ValueError as exc:
+                print(f"error: --timezone: {exc}", file=sys.stderr)
+                return 2
+            if updated is None:
+                print(f"error: no project {args.project_id!r}", file=sys.stderr)
+                return 2
+            print(f"{updated.id}  {updated.name}  timezone={updated.timezone}")
+        else:
+            for p in meta.list_projects():
+                print(f"{p.id}  {p.name}  origins={','.join(p.cors) or '-'}  timezone={p.timezone}")
+    finally:
+        meta.close()
     return 0
 
 
@@ -450,6 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unsafe-revenue",
         action="store_true",
         help="accept revenue events from browsers (no secret)",
+    )
+    create.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="IANA_NAME",
+        help="the timezone of the project's analytics days, weeks and months, e.g. "
+        "Europe/Berlin (default UTC)",
+    )
+    update = project_sub.add_parser(
+        "update",
+        help="change a project's settings",
+        description="Change a project's timezone. A running server uses it from its next "
+        "analytics query.",
+    )
+    update.add_argument("project_id")
+    update.add_argument(
+        "--timezone", required=True, metavar="IANA_NAME", help="e.g. Europe/Berlin or UTC"
     )
     project_sub.add_parser("list", help="list projects")
     project.set_defaults(run=_project)

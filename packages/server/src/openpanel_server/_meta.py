@@ -1,4 +1,4 @@
-"""Metadata in SQLite: projects, clients (hashed secrets), device-id salts, webhook tables.
+"""Metadata in SQLite: projects, clients, device-id salts, webhooks and saved cohorts.
 
 Events live in ClickHouse; this is the small OLTP side (OpenPanel keeps it in Postgres). Secrets
 are stored as scrypt hashes and checked in constant time; a successful check is cached for five
@@ -19,10 +19,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import available_timezones
 
 from openpanel_core.webhooks import constant_time_equal
+from openpanel_server._cohort_store import COHORT_SCHEMA, CohortStore
 
 __all__ = [
     "MIGRATIONS",
@@ -30,6 +33,7 @@ __all__ = [
     "ClientType",
     "MetaStore",
     "Project",
+    "check_timezone",
     "open_database",
     "origin_allowed",
 ]
@@ -119,13 +123,21 @@ _WEBHOOK_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS webhook_attempts_message ON webhook_attempts (message_id, id)",
 )
 
+# Version 3: each project's IANA timezone (analytics ranges and buckets) and saved cohorts.
+_TIMEZONE_AND_COHORTS = (
+    "ALTER TABLE projects ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC'",
+    *COHORT_SCHEMA,
+)
+
 #: Versioned migrations of the metadata database, recorded in ``PRAGMA user_version``.
-#: Append new versions; never edit or renumber a released one. Every statement is
-#: ``IF NOT EXISTS``-safe, so a database created before versioning (version 0 with the
-#: initial tables) migrates like a new one.
+#: Append new versions; never edit or renumber a released one. The statements of versions 1
+#: and 2 are ``IF NOT EXISTS``-safe, so a database created before versioning (version 0 with
+#: the initial tables) migrates like a new one; later versions run once, in one transaction,
+#: on a database at the version before.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, _INITIAL_SCHEMA),
     (2, _WEBHOOK_SCHEMA),
+    (3, _TIMEZONE_AND_COHORTS),
 )
 
 
@@ -176,14 +188,37 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _VERIFY_CACHE_SECONDS = 300.0
 
 
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA timezone name (``Europe/Berlin``, ``UTC``).
+
+    Raises:
+        ValueError: A one-line message naming the bad value.
+    """
+    if name not in _timezones():
+        msg = f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin or UTC"
+        raise ValueError(msg)
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
-    """A project: its events, its allowed browser origins."""
+    """A project: its events, its allowed browser origins, its timezone.
+
+    Attributes:
+        timezone: The IANA name whose local days, weeks and months the analytics ranges and
+            buckets follow (default ``UTC``).
+    """
 
     id: str
     name: str
     cors: tuple[str, ...]
     allow_unsafe_revenue: bool
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +280,17 @@ def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
 
 
 class MetaStore:
-    """Projects, clients and salts in one SQLite file (WAL mode, thread-safe)."""
+    """Projects, clients, salts and saved cohorts in one SQLite file (WAL mode, thread-safe).
+
+    Attributes:
+        cohorts: The saved cohorts (same connection and lock).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = open_database(path)
         self._lock = threading.Lock()
+        self.cohorts = CohortStore(self._conn, self._lock)
         self._verified: dict[tuple[str, bytes], float] = {}
         self._salt_cache: tuple[dt.date, tuple[str, str]] | None = None
         self._clients: dict[str, tuple[float, Client | None, str | None]] = {}
@@ -258,20 +298,37 @@ class MetaStore:
     # ------------------------------------------------------------------ projects
 
     def create_project(
-        self, name: str, origins: Sequence[str] = (), *, allow_unsafe_revenue: bool = False
+        self,
+        name: str,
+        origins: Sequence[str] = (),
+        *,
+        allow_unsafe_revenue: bool = False,
+        timezone: str = "UTC",
     ) -> Project:
-        """Create a project; ``origins`` is the browser allow-list (``*`` accepts any)."""
+        """Create a project; ``origins`` is the browser allow-list (``*`` accepts any).
+
+        Raises:
+            ValueError: ``timezone`` is not an IANA name.
+        """
         project = Project(
             id=uuid.uuid4().hex[:12],
             name=name,
             cors=tuple(origins),
             allow_unsafe_revenue=allow_unsafe_revenue,
+            timezone=check_timezone(timezone),
         )
         with self._lock:
             self._conn.execute(
-                "INSERT INTO projects (id, name, cors, allow_unsafe_revenue, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (project.id, name, json.dumps(list(origins)), int(allow_unsafe_revenue), _now()),
+                "INSERT INTO projects (id, name, cors, allow_unsafe_revenue, timezone, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    project.id,
+                    name,
+                    json.dumps(list(origins)),
+                    int(allow_unsafe_revenue),
+                    project.timezone,
+                    _now(),
+                ),
             )
         return project
 
@@ -279,20 +336,36 @@ class MetaStore:
         """The project, or None."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, name, cors, allow_unsafe_revenue FROM projects WHERE id = ?",
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?",  # noqa: S608
                 (project_id,),
             ).fetchone()
-        if row is None:
-            return None
-        return Project(row[0], row[1], tuple(json.loads(row[2])), bool(row[3]))
+        return None if row is None else _project(row)
 
     def list_projects(self) -> list[Project]:
         """Every project, oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, name, cors, allow_unsafe_revenue FROM projects ORDER BY created_at"
+                f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY created_at"  # noqa: S608
             ).fetchall()
-        return [Project(r[0], r[1], tuple(json.loads(r[2])), bool(r[3])) for r in rows]
+        return [_project(r) for r in rows]
+
+    def set_project_timezone(self, project_id: str, timezone: str) -> Project | None:
+        """Change a project's timezone (a running server uses it from its next query).
+
+        Returns:
+            The updated project, or None when there is no such project.
+
+        Raises:
+            ValueError: ``timezone`` is not an IANA name.
+        """
+        check_timezone(timezone)
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE projects SET timezone = ? WHERE id = ?", (timezone, project_id)
+            )
+        if cur.rowcount == 0:
+            return None
+        return self.get_project(project_id)
 
     # ------------------------------------------------------------------ clients
 
@@ -411,6 +484,14 @@ class MetaStore:
         """Close the database."""
         with self._lock:
             self._conn.close()
+
+
+_PROJECT_COLUMNS = "id, name, cors, allow_unsafe_revenue, timezone"
+
+
+def _project(row: tuple[object, ...]) -> Project:
+    cors = json.loads(str(row[2]))
+    return Project(str(row[0]), str(row[1]), tuple(cors), bool(row[3]), str(row[4]))
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ a :class:`Query` (SQL text plus parameters), runners take a clickhouse-connect c
 
 from __future__ import annotations
 
-from openpanel_server._analytics._cohort_model import CohortDefinition
+from openpanel_server._analytics._cohort_model import CohortDefinition, CohortRule
 from openpanel_server._analytics._cohorts import (
     CohortActivityPoint,
     CohortActivityRequest,
@@ -140,6 +140,7 @@ __all__ = [
     "CohortActivityResult",
     "CohortDefinition",
     "CohortMembers",
+    "CohortRule",
     "EventItem",
     "ExportFormat",
     "ExportRequest",
