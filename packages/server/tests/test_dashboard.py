@@ -250,7 +250,7 @@ def test_the_overview_loads_filters_and_changes_range(
 
     refused = seen["refused"]
     assert "filters.0" in refused["error"]
-    assert refused["status"].startswith("Could not load the dashboard: filters.0")
+    assert refused["status"].startswith("Could not load the overview: filters.0")
     assert refused["generation"] == today["generation"]  # the last good data stays
     recovered = seen["recovered"]
     assert recovered["error"] == "" and recovered["filters"] == []

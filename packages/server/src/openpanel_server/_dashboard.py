@@ -3,8 +3,9 @@
 The files under ``openpanel_server/dashboard/`` are read once, into memory, when the routes are
 built; a request only looks its path up in that table, so nothing outside the folder can be
 named (no path traversal) and an unknown asset is a 404. ``index.html`` names its assets with a
-``?v=<digest>`` of their contents, so they are cached for a year (``immutable``) while the page
-itself is revalidated on every load (``no-cache``); both carry a strong ``ETag`` and answer a
+``?v=<digest>`` of all the assets' contents (the ES modules import each other with the same
+mark, replaced in ``.js`` and ``.css`` files too), so they are cached for a year (``immutable``)
+while the page itself is revalidated on every load (``no-cache``); both carry a strong ``ETag`` and answer a
 matching ``If-None-Match`` with 304. Every answer sends a strict Content-Security-Policy
 (``default-src 'self'``, no inline script or style): the page reads data only from this
 server's ``/api/analytics`` with the read credentials the user types in.
@@ -39,6 +40,8 @@ ASSETS_PREFIX = "/dashboard/assets/"
 VERSION_MARK = "__ASSETS_VERSION__"
 PAGE_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
+_MARKED = (".js", ".css")
+"""Own assets whose ``__ASSETS_VERSION__`` marks are replaced (vendored files are not)."""
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
@@ -82,8 +85,18 @@ def _load() -> tuple[_File, dict[str, _File]]:
     digest = hashlib.sha256()
     for name in sorted(raw):
         digest.update(name.encode() + b"\0" + raw[name] + b"\0")
-    html = page.replace(VERSION_MARK.encode(), digest.hexdigest()[:16].encode())
-    assets = {name: _file(name, body, ASSET_CACHE) for name, body in raw.items()}
+    version = digest.hexdigest()[:16].encode()
+    html = page.replace(VERSION_MARK.encode(), version)
+    assets = {
+        name: _file(
+            name,
+            body.replace(VERSION_MARK.encode(), version)
+            if name.endswith(_MARKED) and not name.startswith("vendor/")
+            else body,
+            ASSET_CACHE,
+        )
+        for name, body in raw.items()
+    }
     return _file("index.html", html, PAGE_CACHE), assets
 
 

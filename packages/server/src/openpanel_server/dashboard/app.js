@@ -1,187 +1,232 @@
-// The OpenPanel dashboard: the overview page (KPIs, visitors/sessions chart, top lists), a date
-// range picker and a filter builder. Data comes from this server's /api/analytics/{query} with
-// a read client's id and secret, kept in sessionStorage only and sent as headers.
+// The OpenPanel dashboard: a sign-in form, a nav of pages routed by the URL hash (#/events,
+// #/profiles/<id>...), one date range and one filter builder shared by the pages that use them.
+// Data comes from this server's APIs with a read client's id and secret, kept in
+// sessionStorage only and sent as headers (see api.js). Each page is a module of pages/.
 //
 // For tests, window.__opDashboard exposes a snapshot of what is on screen (see publish()).
 
-const STORAGE_KEY = 'openpanel.dashboard.credentials';
-const RANGES = new Set(['today', '7d', '30d']);
+import {
+  forgetCredentials,
+  HttpError,
+  query,
+  readCredentials,
+  saveCredentials,
+} from './api.js?v=__ASSETS_VERSION__';
+import { $, el } from './ui.js?v=__ASSETS_VERSION__';
+import overview from './pages/overview.js?v=__ASSETS_VERSION__';
+import events from './pages/events.js?v=__ASSETS_VERSION__';
+import funnel from './pages/funnel.js?v=__ASSETS_VERSION__';
+import retention from './pages/retention.js?v=__ASSETS_VERSION__';
+import paths from './pages/paths.js?v=__ASSETS_VERSION__';
+import profiles from './pages/profiles.js?v=__ASSETS_VERSION__';
+import sessions from './pages/sessions.js?v=__ASSETS_VERSION__';
+import live from './pages/live.js?v=__ASSETS_VERSION__';
+import webhooks from './pages/webhooks.js?v=__ASSETS_VERSION__';
+
+const PAGES = new Map(
+  [overview, events, funnel, retention, paths, profiles, sessions, live, webhooks].map((p) => [p.id, p]),
+);
+const RANGES = new Set(['today', '7d', '30d', '3m']);
 const NO_VALUE = new Set(['isNull', 'isNotNull']);
-const TOPS = ['path', 'referrer_name', 'country', 'browser'];
+const NAMES_TTL_MS = 30_000;
 
 const state = {
+  signedIn: false,
+  page: 'overview',
+  param: '',
   range: '7d',
   filters: [],
-  generation: 0, // bumped by every reload; answers of older ones are dropped
+  generation: 0, // bumped by every load; answers of older ones are dropped
   loaded: 0, // the generation on screen
-  chart: null,
-  view: { kpis: null, series: null, tops: {} },
+  views: {}, // page id -> what it shows (plain data)
   error: '',
+  names: { at: 0, list: [], pending: null },
 };
 
-const $ = (id) => document.getElementById(id);
+// ------------------------------------------------------------------ the context pages get
 
-// ------------------------------------------------------------------ credentials
-
-function readCredentials() {
-  try {
-    const parsed = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || 'null');
-    if (parsed && typeof parsed.id === 'string' && typeof parsed.secret === 'string') {
-      return parsed;
-    }
-  } catch {
-    // unreadable: treated as logged out
-  }
-  return null;
-}
-
-function saveCredentials(id, secret) {
-  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ id, secret }));
-}
-
-function forgetCredentials() {
-  sessionStorage.removeItem(STORAGE_KEY);
-}
-
-class HttpError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
-async function query(name, body) {
-  const credentials = readCredentials();
-  if (!credentials) throw new HttpError(401, 'not signed in');
-  const response = await fetch(`/api/analytics/${name}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'openpanel-client-id': credentials.id,
-      'openpanel-client-secret': credentials.secret,
+function context(generation) {
+  return {
+    range: state.range,
+    filters: structuredClone(state.filters),
+    param: state.param,
+    base: () => ({ range: state.range, filters: structuredClone(state.filters) }),
+    current: () => generation === state.generation,
+    eventNames,
+    navigate,
+    reload,
+    update: (id, view) => {
+      state.views[id] = view;
+      publish();
     },
-    body: JSON.stringify(body),
-    cache: 'no-store',
-    credentials: 'omit',
-  });
-  let data = null;
+  };
+}
+
+/** The project's event names (most frequent first), for the event pickers; cached briefly. */
+async function eventNames() {
+  const names = state.names;
+  if (Date.now() - names.at < NAMES_TTL_MS) return names.list;
+  if (!names.pending) {
+    names.pending = query('top', { range: '12m', dimension: 'name', limit: 100 })
+      .then((result) => {
+        names.list = result.rows.map((row) => row.value).filter((v) => v !== '');
+        names.at = Date.now();
+        return names.list;
+      })
+      .finally(() => {
+        names.pending = null;
+      });
+  }
+  const list = await names.pending;
+  fillNameSelects(list);
+  return list;
+}
+
+function fillNameSelects(list) {
+  for (const select of document.querySelectorAll('select.event-names')) {
+    const chosen = select.value;
+    const options = [el('option', { value: '', textContent: select.dataset.any || 'Any event' })];
+    for (const name of list) options.push(el('option', { value: name, textContent: name }));
+    select.replaceChildren(...options);
+    select.value = list.includes(chosen) ? chosen : '';
+  }
+}
+
+// ------------------------------------------------------------------ status and snapshot
+
+function setStatus(text, isError = false) {
+  state.error = isError ? text : '';
+  $('status').textContent = text;
+  $('status').hidden = text === '';
+  $('status').classList.toggle('error', isError);
+}
+
+function publish() {
+  const view = state.views.overview || {};
+  window.__opDashboard = {
+    generation: state.loaded,
+    attempt: state.generation,
+    page: state.page,
+    param: state.param,
+    range: state.range,
+    filters: structuredClone(state.filters),
+    // The overview's data (kept at the top level, as before the other pages existed).
+    kpis: view.kpis || null,
+    chart: view.chart || null,
+    tops: view.tops || {},
+    views: structuredClone(state.views),
+    error: state.error,
+  };
+}
+
+// ------------------------------------------------------------------ routing and loading
+
+function parseHash() {
+  const [, page = '', ...rest] = window.location.hash.split('/');
+  const id = PAGES.has(page) ? page : 'overview';
+  let param = '';
   try {
-    data = await response.json();
+    param = decodeURIComponent(rest.join('/'));
   } catch {
-    // not JSON: reported by status below
+    param = '';
   }
-  if (!response.ok) {
-    const fields = data && Array.isArray(data.fields) ? data.fields : [];
-    const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
-    throw new HttpError(response.status, detail || (data && data.message) || response.statusText);
+  return { id, param };
+}
+
+function navigate(page, param = '') {
+  const hash = `#/${page}${param ? `/${encodeURIComponent(param)}` : ''}`;
+  if (window.location.hash === hash) route();
+  else window.location.hash = hash;
+}
+
+function route() {
+  if (!state.signedIn) return;
+  const { id, param } = parseHash();
+  const before = PAGES.get(state.page);
+  if (before && (before.id !== id || state.param !== param) && before.leave) before.leave();
+  state.page = id;
+  state.param = param;
+  const page = PAGES.get(id);
+  for (const p of PAGES.values()) $(p.id).hidden = p.id !== id;
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.dataset.page === id) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
   }
-  return data;
+  $('filters').hidden = !page.filters;
+  $('ranges').hidden = !page.range;
+  document.title = `${page.title} · OpenPanel dashboard`;
+  reload();
 }
 
-// ------------------------------------------------------------------ formatting
-
-const integer = new Intl.NumberFormat('en');
-
-function duration(seconds) {
-  const total = Math.round(seconds || 0);
-  const minutes = Math.floor(total / 60);
-  const rest = String(total % 60).padStart(2, '0');
-  return minutes ? `${minutes}m ${rest}s` : `${total}s`;
+async function reload() {
+  const generation = ++state.generation;
+  const page = PAGES.get(state.page);
+  setStatus('Loading…');
+  publish();
+  try {
+    const view = await page.load(context(generation));
+    if (generation !== state.generation) return;
+    if (view !== undefined) state.views[page.id] = view;
+    state.loaded = generation;
+    setStatus('');
+  } catch (error) {
+    if (generation !== state.generation) return;
+    if (error instanceof HttpError && error.status === 401) {
+      forgetCredentials();
+      show(false, 'These credentials were refused: use a read client’s id and secret.');
+      return;
+    }
+    setStatus(`Could not load the ${page.title.toLowerCase()}: ${error.message}`, true);
+  } finally {
+    if (generation === state.generation) publish();
+  }
 }
 
-function bucketLabel(iso, interval) {
-  // "2026-03-01T14:00:00+00:00": hours for today, days otherwise
-  return interval === 'hour' ? iso.slice(11, 16) : iso.slice(5, 10);
-}
-
-// ------------------------------------------------------------------ rendering
-
-function renderKpis(metrics) {
-  $('kpi-visitors').textContent = integer.format(metrics.visitors);
-  $('kpi-sessions').textContent = integer.format(metrics.sessions);
-  $('kpi-bounce').textContent = `${Math.round(metrics.bounceRate)}%`;
-  $('kpi-duration').textContent = duration(metrics.avgSessionDuration);
-}
-
-function renderChart(result) {
-  const [visitors, sessions] = result.series;
-  const labels = visitors.data.map((point) => bucketLabel(point.date, result.interval));
-  const datasets = [
-    { label: 'Visitors', data: visitors.data.map((p) => p.count), borderColor: '#2563eb' },
-    { label: 'Sessions', data: sessions.data.map((p) => p.count), borderColor: '#16a34a' },
-  ].map((d) => ({ ...d, backgroundColor: d.borderColor, tension: 0.25, pointRadius: 2 }));
-  if (state.chart) {
-    state.chart.data.labels = labels;
-    state.chart.data.datasets = datasets;
-    state.chart.update();
+function show(signedIn, loginError = '') {
+  state.signedIn = signedIn;
+  $('login').hidden = signedIn;
+  $('controls').hidden = !signedIn;
+  $('nav').hidden = !signedIn;
+  $('login-error').textContent = loginError;
+  if (signedIn) {
+    route();
     return;
   }
-  state.chart = new window.Chart($('chart'), {
-    type: 'line',
-    data: { labels, datasets },
-    options: {
-      animation: false,
-      maintainAspectRatio: false,
-      interaction: { mode: 'index', intersect: false },
-      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
-    },
-  });
+  const page = PAGES.get(state.page);
+  if (page && page.leave) page.leave();
+  state.generation += 1; // answers still on their way are dropped
+  state.views = {};
+  state.names = { at: 0, list: [], pending: null };
+  for (const p of PAGES.values()) $(p.id).hidden = true;
+  $('filters').hidden = true;
+  setStatus('');
+  publish();
 }
 
-function cell(text, className) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
+// ------------------------------------------------------------------ filters and ranges
 
-function renderTable(dimension, rows) {
-  const table = $(`top-${dimension}`);
-  const head = document.createElement('tr');
-  for (const [text, className] of [['Value'], ['Count', 'num'], ['Visitors', 'num']]) {
-    const th = document.createElement('th');
-    th.textContent = text;
-    if (className) th.className = className;
-    head.append(th);
-  }
-  const body = rows.map((row) => {
-    const tr = document.createElement('tr');
-    tr.append(
-      cell(row.value || '(none)'),
-      cell(integer.format(row.count), 'num'),
-      cell(integer.format(row.visitors), 'num'),
-    );
-    return tr;
-  });
-  if (!body.length) {
-    const tr = document.createElement('tr');
-    const td = cell('No data', 'empty');
-    td.colSpan = 3;
-    tr.append(td);
-    body.push(tr);
-  }
-  table.replaceChildren(head, ...body);
-}
+const OPERATOR_LABELS = Object.fromEntries(
+  [...document.querySelectorAll('#filter-operator option')].map((o) => [o.value, o.textContent]),
+);
 
 function renderFilters() {
   const items = state.filters.map((filter, index) => {
-    const li = document.createElement('li');
-    const label = document.createElement('span');
-    const operator = $('filter-operator').querySelector(`option[value="${filter.operator}"]`);
     const value = NO_VALUE.has(filter.operator) ? '' : ` ${filter.value.join(' or ')}`;
-    label.textContent = `${filter.name} ${operator ? operator.textContent : filter.operator}${value}`;
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.className = 'secondary';
-    remove.textContent = '×';
-    remove.setAttribute('aria-label', `Remove filter ${label.textContent}`);
+    const label = el('span', {
+      textContent: `${filter.name} ${OPERATOR_LABELS[filter.operator] || filter.operator}${value}`,
+    });
+    const remove = el('button', {
+      type: 'button',
+      className: 'secondary',
+      textContent: '×',
+      'aria-label': `Remove filter ${label.textContent}`,
+    });
     remove.addEventListener('click', () => {
       state.filters.splice(index, 1);
       renderFilters();
       reload();
     });
-    li.append(label, remove);
-    return li;
+    return el('li', {}, label, remove);
   });
   $('filter-list').replaceChildren(...items);
 }
@@ -192,92 +237,14 @@ function renderRanges() {
   }
 }
 
-function setStatus(text, isError = false) {
-  state.error = isError ? text : '';
-  $('status').textContent = text;
-  $('status').classList.toggle('error', isError);
-}
-
-function publish() {
-  const chart = state.chart;
-  window.__opDashboard = {
-    generation: state.loaded,
-    attempt: state.generation,
-    range: state.range,
-    filters: structuredClone(state.filters),
-    kpis: state.view.kpis,
-    chart: chart
-      ? {
-          labels: [...chart.data.labels],
-          datasets: chart.data.datasets.map((d) => ({ label: d.label, data: [...d.data] })),
-        }
-      : null,
-    tops: structuredClone(state.view.tops),
-    error: state.error,
-  };
-}
-
-// ------------------------------------------------------------------ loading
-
-async function reload() {
-  const generation = ++state.generation;
-  const base = { range: state.range, filters: state.filters };
-  const interval = state.range === 'today' ? 'hour' : 'day';
-  setStatus('Loading…');
-  try {
-    const [overview, series, ...tops] = await Promise.all([
-      query('overview', { ...base, previous: false }),
-      query('time_series', {
-        ...base,
-        interval,
-        series: [
-          { name: '*', segment: 'user' },
-          { name: '*', segment: 'session' },
-        ],
-      }),
-      ...TOPS.map((dimension) => query('top', { ...base, dimension, limit: 10 })),
-    ]);
-    if (generation !== state.generation) return;
-    renderKpis(overview.metrics);
-    renderChart(series);
-    TOPS.forEach((dimension, i) => renderTable(dimension, tops[i].rows));
-    state.view = {
-      kpis: overview.metrics,
-      series,
-      tops: Object.fromEntries(TOPS.map((dimension, i) => [dimension, tops[i].rows])),
-    };
-    state.loaded = generation;
-    setStatus('');
-  } catch (error) {
-    if (generation !== state.generation) return;
-    if (error instanceof HttpError && error.status === 401) {
-      forgetCredentials();
-      show(false, 'These credentials were refused: use a read client’s id and secret.');
-      return;
-    }
-    setStatus(`Could not load the dashboard: ${error.message}`, true);
-  } finally {
-    if (generation === state.generation) publish();
-  }
-}
-
-function show(signedIn, loginError = '') {
-  $('login').hidden = signedIn;
-  $('overview').hidden = !signedIn;
-  $('controls').hidden = !signedIn;
-  $('login-error').textContent = loginError;
-  if (signedIn) reload();
-  else publish();
-}
-
-// ------------------------------------------------------------------ wiring
-
 function parseValues(raw) {
   return raw
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
 }
+
+// ------------------------------------------------------------------ wiring
 
 function wire() {
   $('login-form').addEventListener('submit', (event) => {
@@ -319,6 +286,10 @@ function wire() {
     renderFilters();
     reload();
   });
+  window.addEventListener('hashchange', route);
+  for (const page of PAGES.values()) {
+    if (page.init) page.init({ reload: () => reload(), navigate });
+  }
 }
 
 function start() {
@@ -331,7 +302,7 @@ function start() {
   show(readCredentials() !== null);
 }
 
-// Module scripts run after deferred classic ones (Chart.js) in document order.
+// Module scripts run after deferred classic ones (Chart.js, the sankey plugin) in order.
 try {
   start();
 } catch (error) {

@@ -1,0 +1,154 @@
+// The server's APIs, called with the read client's id and secret (kept in sessionStorage only,
+// sent as headers, never in a URL): /api/analytics/{query}, its ndjson export, the realtime
+// stream, and the webhook log.
+
+const STORAGE_KEY = 'openpanel.dashboard.credentials';
+
+export function readCredentials() {
+  try {
+    const parsed = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || 'null');
+    if (parsed && typeof parsed.id === 'string' && typeof parsed.secret === 'string') {
+      return parsed;
+    }
+  } catch {
+    // unreadable: treated as logged out
+  }
+  return null;
+}
+
+export function saveCredentials(id, secret) {
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ id, secret }));
+}
+
+export function forgetCredentials() {
+  sessionStorage.removeItem(STORAGE_KEY);
+}
+
+export class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function headers(extra = {}) {
+  const credentials = readCredentials();
+  if (!credentials) throw new HttpError(401, 'not signed in');
+  return {
+    ...extra,
+    'openpanel-client-id': credentials.id,
+    'openpanel-client-secret': credentials.secret,
+  };
+}
+
+async function failure(response) {
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    // not JSON: reported by status
+  }
+  const fields = data && Array.isArray(data.fields) ? data.fields : [];
+  const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+  return new HttpError(response.status, detail || (data && data.message) || response.statusText);
+}
+
+function post(path, body, signal) {
+  return fetch(path, {
+    method: 'POST',
+    headers: headers({ 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+    cache: 'no-store',
+    credentials: 'omit',
+    signal,
+  });
+}
+
+/** POST /api/analytics/{name} with a JSON body; the answer's JSON or an HttpError. */
+export async function query(name, body, signal) {
+  const response = await post(`/api/analytics/${encodeURIComponent(name)}`, body, signal);
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+/** The events of an export request (ndjson), at most `max` of them. */
+export async function exportEvents(body, max = 500) {
+  const response = await post('/api/analytics/export', { ...body, format: 'ndjson' });
+  if (!response.ok) throw await failure(response);
+  const text = await response.text();
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(0, max)
+    .map((line) => JSON.parse(line));
+}
+
+/** GET a JSON API path (the webhook log). */
+export async function getJson(path, signal) {
+  const response = await fetch(path, {
+    headers: headers(),
+    cache: 'no-store',
+    credentials: 'omit',
+    signal,
+  });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+/**
+ * Reads a text/event-stream answer with fetch (EventSource cannot send headers) and calls
+ * onEvent(name, data) for each event; resolves when the stream ends. Throws an HttpError
+ * when the server answers with an error status (404: no stream on this server).
+ */
+export async function readEventStream(path, onEvent, signal) {
+  const response = await fetch(path, {
+    headers: headers({ accept: 'text/event-stream' }),
+    cache: 'no-store',
+    credentials: 'omit',
+    signal,
+  });
+  if (!response.ok) throw await failure(response);
+  if (!response.body) throw new HttpError(0, 'the stream has no body');
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const parser = new EventStreamParser(onEvent);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    parser.push(value);
+  }
+}
+
+/** The text/event-stream format (WHATWG HTML 9.2.6), fed with text chunks. */
+export class EventStreamParser {
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+    this.buffer = '';
+    this.event = '';
+    this.data = [];
+  }
+
+  push(chunk) {
+    this.buffer += chunk;
+    // A trailing "\r" may be the first half of "\r\n": keep it for the next chunk.
+    const cut = this.buffer.endsWith('\r') ? this.buffer.length - 1 : this.buffer.length;
+    const lines = this.buffer.slice(0, cut).split(/\r\n|\r|\n/);
+    this.buffer = lines.pop() + this.buffer.slice(cut);
+    for (const line of lines) this.line(line);
+  }
+
+  line(line) {
+    if (line === '') {
+      if (this.data.length) this.onEvent(this.event || 'message', this.data.join('\n'));
+      this.event = '';
+      this.data = [];
+      return;
+    }
+    if (line.startsWith(':')) return; // a comment (keep-alive ping)
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+  }
+}

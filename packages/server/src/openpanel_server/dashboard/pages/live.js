@@ -1,0 +1,164 @@
+// Live: visitors, sessions and events of the last 30 minutes, events per minute, top pages,
+// referrers and countries, pushed by the server over SSE (GET /api/analytics/realtime/stream,
+// read with fetch since EventSource cannot send the credentials headers). A server without the
+// stream (404) is polled instead: POST /api/analytics/realtime every 5 seconds.
+import { HttpError, query, readEventStream } from '../api.js?v=__ASSETS_VERSION__';
+import { $, bucketLabel, chartOf, chartSnapshot, drawChart, fillTable, integer, lineDataset } from '../ui.js?v=__ASSETS_VERSION__';
+
+const MINUTES = 30;
+const STREAM = `/api/analytics/realtime/stream?minutes=${MINUTES}&interval=2`;
+const POLL_MS = 5000;
+const RETRY_MS = 3000;
+
+let run = null; // {controller, timer, updates, mode}
+
+function top(id, rows) {
+  fillTable(
+    $(id),
+    [['Value'], ['Visitors', 'num'], ['Events', 'num']],
+    rows.map((r) => [r.value || '(none)', integer.format(r.visitors), integer.format(r.events)]),
+  );
+}
+
+function render(result, mode) {
+  $('live-visitors').textContent = integer.format(result.visitors);
+  $('live-sessions').textContent = integer.format(result.sessions);
+  $('live-events').textContent = integer.format(result.events);
+  $('live-mode').textContent = mode === 'stream' ? 'streaming' : 'polling every 5 s';
+  const labels = result.minutes.map((m) => bucketLabel(m.date, 'minute'));
+  const events = result.minutes.map((m) => m.events);
+  const visitors = result.minutes.map((m) => m.visitors);
+  const chart = chartOf('live-chart');
+  if (chart) {
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = events;
+    chart.data.datasets[1].data = visitors;
+    chart.update('none');
+  } else {
+    drawChart('live-chart', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'Events', data: events, backgroundColor: '#2563eb' },
+          { ...lineDataset('Visitors', visitors, '#16a34a'), type: 'line' },
+        ],
+      },
+      options: {
+        plugins: { legend: { position: 'bottom' } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  }
+  top('live-pages', result.pages);
+  top('live-referrers', result.referrers);
+  top('live-countries', result.countries);
+}
+
+function view(result, current) {
+  return {
+    mode: current.mode,
+    updates: current.updates,
+    visitors: result.visitors,
+    sessions: result.sessions,
+    events: result.events,
+    perMinute: result.minutes.map((m) => m.events),
+    pages: result.pages,
+    referrers: result.referrers,
+    countries: result.countries,
+    chart: chartSnapshot('live-chart'),
+  };
+}
+
+function stop() {
+  if (!run) return;
+  run.controller.abort();
+  clearTimeout(run.timer);
+  run = null;
+}
+
+function start(ctx) {
+  stop();
+  const current = { controller: new AbortController(), timer: 0, updates: 0, mode: 'stream' };
+  run = current;
+  const signal = current.controller.signal;
+  let first = null;
+  const ready = new Promise((resolve, reject) => {
+    first = { resolve, reject };
+  });
+
+  const show = (result) => {
+    if (run !== current) return;
+    current.updates += 1;
+    render(result, current.mode);
+    const shown = view(result, current);
+    if (first) {
+      first.resolve(shown);
+      first = null;
+    } else {
+      ctx.update('live', shown);
+    }
+  };
+  const failed = (error) => {
+    if (first) {
+      first.reject(error);
+      first = null;
+      stop();
+    } else {
+      $('live-mode').textContent = `reconnecting (${error.message})`;
+    }
+  };
+
+  const poll = async () => {
+    if (run !== current) return;
+    try {
+      show(await query('realtime', { minutes: MINUTES }, signal));
+    } catch (error) {
+      if (signal.aborted) return;
+      failed(error);
+    }
+    if (run === current) current.timer = setTimeout(poll, POLL_MS);
+  };
+
+  const stream = async () => {
+    if (run !== current) return;
+    try {
+      await readEventStream(
+        STREAM,
+        (name, data) => {
+          if (name === 'realtime') show(JSON.parse(data));
+        },
+        signal,
+      );
+      // The server closed the stream: connect again.
+      if (run === current) current.timer = setTimeout(stream, RETRY_MS);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof HttpError && (error.status === 404 || error.status === 405)) {
+        current.mode = 'polling';
+        poll();
+        return;
+      }
+      failed(error);
+      if (run === current) current.timer = setTimeout(stream, RETRY_MS);
+    }
+  };
+
+  stream();
+  return ready;
+}
+
+export default {
+  id: 'live',
+  title: 'Live',
+  filters: false,
+  range: false,
+
+  load(ctx) {
+    return start(ctx);
+  },
+
+  leave() {
+    stop();
+  },
+};

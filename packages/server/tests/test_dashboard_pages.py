@@ -1,0 +1,375 @@
+"""The dashboard's pages in headless Chromium, against a real server with known events.
+
+One server (events sent by the core client, two webhook endpoints) and one Chromium are
+shared by the module; each test runs a short Playwright scenario (the JavaScript below, written
+to a temporary ``.mjs`` that imports ``tests/browser/harness.mjs``) in a fresh browser context:
+sign in with the read client, open a page by its hash route, read what it shows
+(``window.__opDashboard.views[page]`` plus the DOM), change a filter or an option, read again.
+With ``OPENPANEL_SCREENSHOTS=1`` each scenario writes ``docs/screenshots/dashboard-<page>.png``
+(fixed 1280x900 viewport).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from server_helpers import RunningServer, WebhookReceiver, make_geo_db, start_server
+
+from openpanel_core import OpenPanel
+from tests.browser_helpers import BROWSER_DIR, Browser, launch_browser, run_driver
+
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+#: Loopback webhook receivers allowed, http allowed, quick retries.
+WEBHOOK_ENV = {
+    "OPENPANEL_SERVER_WEBHOOK_ALLOW_SUBNETS": "127.0.0.0/8",
+    "OPENPANEL_SERVER_WEBHOOK_ALLOW_HTTP": "1",
+    "OPENPANEL_SERVER_WEBHOOK_SCHEDULE": "0,0.3,0.3",
+}
+# profile: (ip, user agent, identity or None, [(event, page or None, properties)]).
+# 203.0.113.0/24 is Sweden in the test geo database; u-far comes from Google.
+VISITORS: dict[str, tuple[str, str, tuple[str, str, str] | None, list[tuple[str, str | None]]]] = {
+    "u-sv1": (
+        "203.0.113.1",
+        SAFARI,
+        ("Alice", "Svensson", "alice@shop.test"),
+        [
+            ("screen_view", "/home"),
+        ],
+    ),
+    "u-sv2": (
+        "203.0.113.2",
+        SAFARI,
+        ("Bob", "Berg", "bob@shop.test"),
+        [
+            ("screen_view", "/home"),
+            ("screen_view", "/pricing"),
+            ("add_to_cart", None),
+            ("screen_view", "/checkout"),
+            ("purchase", None),
+        ],
+    ),
+    "u-far": (
+        "198.51.100.7",
+        FIREFOX,
+        None,
+        [
+            ("screen_view", "/docs"),
+            ("screen_view", "/pricing"),
+            ("add_to_cart", None),
+        ],
+    ),
+}
+# Retention: events days ago (no sessions: the server stores them as from the past).
+RETENTION = [
+    ("r1", "signup", 3), ("r2", "signup", 3), ("r3", "signup", 3),
+    ("r1", "login", 2), ("r2", "login", 2), ("r1", "login", 1),
+]  # fmt: skip
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 20.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def cli(data_dir: Path, *args: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | WEBHOOK_ENV
+    done = subprocess.run(
+        [sys.executable, "-m", "openpanel_server", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
+    good, failing = WebhookReceiver(), WebhookReceiver(status=500)
+    yield good, failing
+    good.close()
+    failing.close()
+
+
+def send(running: RunningServer, profile: str, events: list[tuple[str, str | None]]) -> None:
+    ip, agent, identity, _ = VISITORS.get(profile, ("203.0.113.9", SAFARI, None, []))
+    op = OpenPanel(running.client_id, running.secret, api_url=running.url, flush_interval=0.02)
+    start = time.time()
+    with op.context(ip=ip, user_agent=agent):
+        if identity:
+            first, last, email = identity
+            op.identify(profile, first_name=first, last_name=last, email=email)
+        for i, (name, page) in enumerate(events):
+            props: dict[str, Any] = {}
+            if page:
+                props["__path"] = f"https://shop.test{page}"
+                if profile == "u-far":
+                    props["__referrer"] = "https://www.google.com/"
+            if name == "purchase":
+                props["amount"] = 30
+            op.track(name, props, profile_id=profile, timestamp=start + i * 0.1)
+    assert op.flush(10)
+    op.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, receivers: tuple[WebhookReceiver, WebhookReceiver]
+) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp("dashboard-pages")
+    db = make_geo_db(tmp / "city.mmdb")
+    running = start_server(
+        tmp / "data", "--geoip-db", str(db), "--session-timeout", "1", env=WEBHOOK_ENV
+    )
+    try:
+        root = cli(
+            running.data_dir,
+            *("client", "create", "--project", running.creds["projectId"], "--type", "root"),
+        )
+        root_headers = {
+            "openpanel-client-id": root["clientId"],
+            "openpanel-client-secret": root["clientSecret"],
+        }
+        good, failing = receivers
+        for url, description in [(good.url, "shop"), (failing.url, "failing")]:
+            created = httpx.post(
+                f"{running.url}/api/webhooks",
+                headers=root_headers,
+                json={"url": url, "description": description, "eventTypes": ["profile.identified"]},
+            )
+            assert created.status_code == 201, created.text
+        for profile, (_, _, _, events) in VISITORS.items():
+            send(running, profile, events)
+        op = OpenPanel(running.client_id, running.secret, api_url=running.url)
+        today = dt.datetime.now(dt.timezone.utc).replace(hour=12, minute=0, second=0)
+        for profile, name, days in RETENTION:
+            op.track(name, profile_id=profile, timestamp=today - dt.timedelta(days=days))
+        assert op.flush(10)
+        op.shutdown()
+        # Sessions are stored when they end; webhooks are sent after the profiles are stored.
+        eventually(lambda: len(running.events(event="session_end")["data"]) == len(VISITORS))
+        eventually(lambda: len(good.processed) == 2 and len(failing.requests) >= 2)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launch_browser() as running:
+        yield running
+
+
+# ---------------------------------------------------------------------- the driver
+
+PRELUDE = """
+import { openContext, output, readConfig, watchdog } from '__HARNESS__';
+import { existsSync, writeFileSync } from 'node:fs';
+
+const config = await readConfig();
+const { browser, context } = await openContext(config);
+const page = await context.newPage();
+await page.setViewportSize({ width: 1280, height: 900 });
+const pageErrors = [];
+const consoleErrors = [];
+const result = {};
+page.on('pageerror', (e) => pageErrors.push(String(e && e.stack ? e.stack : e)));
+page.on('console', (msg) => {
+  if (msg.type() === 'error' || msg.type() === 'warning') {
+    consoleErrors.push({ text: msg.text(), url: msg.location().url });
+  }
+});
+watchdog(config.timeoutMs, () => JSON.stringify({ result, pageErrors, consoleErrors }));
+
+const snapshot = () => page.evaluate(() => window.__opDashboard);
+async function settled(after) {
+  await page.waitForFunction((g) => {
+    const d = window.__opDashboard;
+    return Boolean(d && d.attempt > g && (d.attempt === d.generation || d.error));
+  }, after);
+  return snapshot();
+}
+// Run `action` (clicks...) and wait for the load it starts.
+async function act(action) {
+  const before = (await snapshot()).attempt;
+  await action();
+  return settled(before);
+}
+const texts = (selector) => page.locator(selector).allTextContents();
+const rows = (selector) =>
+  page.$$eval(`${selector} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+async function shoot(name) {
+  if (config.screenshots) {
+    await page.screenshot({ path: `${config.screenshots}/dashboard-${name}.png`, fullPage: true });
+  }
+}
+
+await page.goto(`${config.url}/dashboard#/${config.start}`);
+await page.waitForFunction(() => window.__opDashboard !== undefined);
+await page.fill('#client-id', config.clientId);
+await page.fill('#client-secret', config.clientSecret);
+await page.click('#login-form button[type=submit]');
+result.initial = await settled(0);
+"""
+
+EPILOGUE = """
+result.pageErrors = pageErrors;
+result.consoleErrors = consoleErrors;
+result.navCurrent = await texts('#nav a[aria-current=page]');
+output(result);
+await context.close();
+await browser.close();
+"""
+
+
+def drive(
+    server: RunningServer,
+    browser: Browser,
+    tmp_path: Path,
+    start: str,
+    scenario: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Sign in on ``#/<start>``, run ``scenario`` (JavaScript), return its ``result``."""
+    harness = (BROWSER_DIR / "harness.mjs").as_uri()
+    script = tmp_path / f"dashboard_{start}.mjs"
+    script.write_text(PRELUDE.replace("__HARNESS__", harness) + scenario + EPILOGUE)
+    shoot = os.environ.get("OPENPANEL_SCREENSHOTS") == "1"
+    if shoot:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    creds = server.read_headers()
+    config = {
+        "url": server.url,
+        "clientId": creds["openpanel-client-id"],
+        "clientSecret": creds["openpanel-client-secret"],
+        "start": start,
+        "screenshots": str(SCREENSHOTS) if shoot else None,
+        **extra,
+    }
+    seen = run_driver(str(script), browser, config, timeout=60)
+    assert seen["pageErrors"] == []
+    return seen
+
+
+def no_console_errors(seen: dict[str, Any]) -> None:
+    assert seen["consoleErrors"] == []
+
+
+def view(snapshot: dict[str, Any], page: str) -> dict[str, Any]:
+    assert snapshot["error"] == ""
+    assert snapshot["page"] == page
+    found: dict[str, Any] = snapshot["views"][page]
+    return found
+
+
+def dataset(chart: dict[str, Any], label: str) -> list[float]:
+    [found] = [d["data"] for d in chart["datasets"] if d["label"] == label]
+    return found
+
+
+# ---------------------------------------------------------------------- pages
+
+EVENTS = """
+await page.selectOption('#events-name', 'screen_view');
+result.screenViews = await act(() => page.click('#events-form button[type=submit]'));
+await page.fill('#events-breakdown', 'browser');
+await page.check('#events-previous');
+result.byBrowser = await act(() => page.click('#events-form button[type=submit]'));
+result.legend = result.byBrowser.views.events.chart.datasets.map((d) => d.label);
+result.table = await rows('#events-table');
+await shoot('events');
+await page.fill('#events-breakdown', '');
+await page.uncheck('#events-previous');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+await page.click('#filter-list li button');
+await page.selectOption('#events-metric', 'property_sum');
+await page.fill('#events-property', 'properties.amount');
+await page.selectOption('#events-name', 'purchase');
+result.amount = await act(() => page.click('#events-form button[type=submit]'));
+await page.selectOption('#events-metric', 'user');
+await page.selectOption('#events-name', '');
+await page.selectOption('#events-interval', 'hour');
+result.hourly = await act(() => page.click('#events-form button[type=submit]'));
+"""
+
+
+def test_events_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "events", EVENTS)
+    no_console_errors(seen)
+    assert seen["navCurrent"] == ["Events"]
+    # All events a day over 7 days: 9 tracked + 3 session_start + 3 session_end + 6 past.
+    initial = view(seen["initial"], "events")
+    assert initial["series"] == [{"name": "*", "breakdown": [], "total": 21, "previousTotal": None}]
+    assert len(initial["chart"]["labels"]) == 7
+    assert sum(dataset(initial["chart"], "All events: Events")) == 21
+
+    screen_views = view(seen["screenViews"], "events")
+    assert [s["total"] for s in screen_views["series"]] == [6]
+    assert sum(dataset(screen_views["chart"], "screen_view: Events")) == 6
+
+    # Broken down by browser, compared with the (empty) previous period.
+    by_browser = view(seen["byBrowser"], "events")
+    assert by_browser["request"]["breakdowns"] == [{"name": "browser"}]
+    assert [(s["breakdown"], s["total"], s["previousTotal"]) for s in by_browser["series"]] == [
+        (["Safari"], 4, 0),
+        (["Firefox"], 2, 0),
+    ]
+    assert seen["legend"] == [
+        "screen_view: Events · Safari",
+        "screen_view: Events · Safari (previous period)",
+        "screen_view: Events · Firefox",
+        "screen_view: Events · Firefox (previous period)",
+    ]
+    assert [row[0:2] + row[5:] for row in seen["table"]] == [
+        ["screen_view: Events · Safari", "4", "0", "new"],
+        ["screen_view: Events · Firefox", "2", "0", "new"],
+    ]
+
+    filtered = view(seen["filtered"], "events")  # country is SE
+    assert seen["filtered"]["filters"] == [{"name": "country", "operator": "is", "value": ["SE"]}]
+    assert [s["total"] for s in filtered["series"]] == [4]
+    assert sum(dataset(filtered["chart"], "screen_view: Events")) == 4
+
+    amount = view(seen["amount"], "events")  # sum of properties.amount over purchases
+    assert amount["request"]["series"] == [
+        {"name": "purchase", "segment": "property_sum", "property": "properties.amount"}
+    ]
+    assert [s["total"] for s in amount["series"]] == [30]
+
+    hourly = view(seen["hourly"], "events")  # unique visitors an hour
+    assert hourly["interval"] == "hour"
+    assert len(hourly["chart"]["labels"]) == 7 * 24
+    # 3 visitors this hour, and the retention profiles on three past days (3, 2 and 1).
+    assert sorted(v for v in dataset(hourly["chart"], "All events: Unique visitors") if v) == [
+        1,
+        2,
+        3,
+        3,
+    ]
