@@ -439,3 +439,40 @@ def test_framework_quickstart_example(name: str, server: RunningServer, tmp_path
         time.sleep(0.1)
     assert same, f"no {wanted} event in the session of the {name} visitor"
     assert same[0]["deviceId"] == views[0]["deviceId"]
+
+
+def test_browser_examples_typecheck(tmp_path: Path) -> None:
+    """The React and Vue quick starts compile (tsc, strict) against the package's sources."""
+    from npm_helpers import npm_ci, tool
+
+    js = ROOT / "packages" / "js"
+    npm_ci(js)
+    examples = EXAMPLES / "docs"
+    config = {
+        "extends": str(js / "tsconfig.json"),
+        "compilerOptions": {
+            "baseUrl": str(js),
+            "types": ["react", "react-dom"],
+            "typeRoots": [str(js / "node_modules" / "@types")],
+            "paths": {
+                "openpanel-browser": ["src/index.ts"],
+                "openpanel-browser/*": ["src/*.ts"],
+                "*": ["node_modules/@types/*", "node_modules/*"],
+            },
+        },
+        "include": [
+            str(examples / "react" / "*.tsx"),
+            str(examples / "vue" / "*.ts"),
+            str(js / "src" / "types" / "*.d.ts"),
+            str(js / "src" / "generated" / "constants.d.ts"),
+        ],
+    }
+    (tmp_path / "tsconfig.json").write_text(json.dumps(config))
+    run = subprocess.run(
+        [tool("node"), "node_modules/typescript/bin/tsc", "-p", str(tmp_path / "tsconfig.json")],
+        cwd=js,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
