@@ -345,12 +345,18 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
     def _analytics_client() -> AnalyticsClient:
         return analytics.client
 
+    async def _object_or_error(request: Request) -> dict[str, Any] | Response:
+        try:
+            return await _json_object(request)
+        except _BodyError as exc:
+            return _body_error(exc)
+
     return [
         Route("/api/analytics/realtime/stream", realtime_stream, methods=["GET"]),
         Route("/api/analytics/{query}", query, methods=["POST"]),
         Route("/export/analytics", export_get, methods=["GET"]),
         Route("/export/charts", export_charts, methods=["GET"]),
-        *cohort_routes(server.meta, reader, _json_object, _analytics_client),
+        *cohort_routes(server.meta, reader, _object_or_error, _analytics_client),
     ]
 
 

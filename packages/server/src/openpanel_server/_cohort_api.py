@@ -15,7 +15,7 @@ members.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import Field, ValidationError
@@ -31,6 +31,7 @@ from openpanel_server._analytics import (
     Loc,
     QueryContext,
     check_regexes,
+    invalid,
 )
 from openpanel_server._analytics._base import ApiModel
 from openpanel_server._analytics._sql import Params
@@ -116,7 +117,7 @@ def _forbidden(caller: Caller) -> JSONResponse | None:
 def cohort_routes(
     meta: MetaStore,
     reader: Reader,
-    read_body: Callable[[Request], Any],
+    read_body: Callable[[Request], Awaitable[dict[str, Any] | Response]],
     client: Callable[[], AnalyticsClient],
 ) -> list[Route]:
     """The ``/api/cohorts`` routes.
@@ -124,7 +125,7 @@ def cohort_routes(
     Args:
         meta: Where cohorts are stored.
         reader: Authenticates a request (a read or root client) or answers it.
-        read_body: Reads a request's JSON object body (raises the API's body errors).
+        read_body: Reads a request's JSON object body, or answers the request (400, 413).
         client: The analytics read client (to compile regex filters before saving).
     """
 
@@ -135,6 +136,7 @@ def cohort_routes(
         saved[key] = CohortDefinition.model_validate(
             {**body.definition.model_dump(), "id": key, "name": body.name}
         )
+        _check_cycles(key, body.definition, saved)
         ctx = QueryContext(
             project_id=caller.project.id, timezone=caller.project.timezone, cohorts=saved
         )
@@ -154,8 +156,11 @@ def cohort_routes(
         return rename
 
     async def _body(request: Request) -> CohortBody | Response:
+        data = await read_body(request)
+        if isinstance(data, Response):
+            return data
         try:
-            return CohortBody.model_validate(await read_body(request))
+            return CohortBody.model_validate(data)
         except ValidationError as exc:
             return validation_response(exc)
 
@@ -235,6 +240,39 @@ def cohort_routes(
         Route("/api/cohorts", collection, methods=["GET", "POST"]),
         Route("/api/cohorts/{cohort_id}", item, methods=["GET", "PUT", "DELETE"]),
     ]
+
+
+def _check_cycles(key: str, rule: CohortRule, cohorts: Mapping[str, CohortDefinition]) -> None:
+    """Refuse a definition whose cohort filters lead back to the cohort itself.
+
+    Raises:
+        pydantic.ValidationError: At the filter value that starts the cycle (``cohort_cycle``).
+    """
+
+    def reaches(start: str) -> bool:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            current = todo.pop()
+            if current == key:
+                return True
+            if current in seen or current not in cohorts:
+                continue
+            seen.add(current)
+            for f in cohorts[current].filters:
+                if f.name == "cohort":
+                    todo.extend(f.texts)
+        return False
+
+    for i, f in enumerate(rule.filters):
+        if f.name != "cohort":
+            continue
+        for j, cohort_id in enumerate(f.texts):
+            if reaches(cohort_id):
+                msg = f"cohort {cohort_id!r} refers back to this cohort"
+                raise invalid(
+                    ("definition", "filters", i, "value", j), "cohort_cycle", msg, cohort_id
+                )
 
 
 def _names(cohort: CohortDefinition, cohort_id: str) -> bool:
