@@ -373,3 +373,154 @@ def test_events_page(server: RunningServer, browser: Browser, tmp_path: Path) ->
         3,
         3,
     ]
+
+
+FUNNEL = """
+result.hint = await texts('#funnel-table tbody td');
+await page.selectOption('#funnel-step-1', 'screen_view');
+await page.selectOption('#funnel-step-2', 'add_to_cart');
+await page.click('#funnel-add');
+await page.selectOption('#funnel-step-3', 'purchase');
+result.steps = await act(() => page.click('#funnel-form button[type=submit]'));
+result.table = await rows('#funnel-table');
+await shoot('funnel');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+await page.click('#filter-list li button');
+await page.fill('#funnel-breakdown', 'browser');
+result.byBrowser = await act(() => page.click('#funnel-form button[type=submit]'));
+result.groups = await rows('#funnel-breakdowns');
+"""
+
+
+def test_funnel_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "funnel", FUNNEL)
+    no_console_errors(seen)
+    assert view(seen["initial"], "funnel")["steps"] == []  # nothing chosen yet
+    assert seen["hint"] == ["Choose at least two steps, then Apply."]
+
+    steps = view(seen["steps"], "funnel")
+    assert steps["request"]["steps"] == [
+        {"name": "screen_view"},
+        {"name": "add_to_cart"},
+        {"name": "purchase"},
+    ]
+    assert [(s["count"], s["conversion"], s["dropoff"]) for s in steps["steps"]] == [
+        (3, 100, 0),
+        (2, 66.67, 1),
+        (1, 33.33, 1),
+    ]
+    assert dataset(steps["chart"], "Visitors") == [3, 2, 1]
+    assert seen["table"] == [
+        ["1. screen_view", "3", "100%", "100%", "0"],
+        ["2. add_to_cart", "2", "66.67%", "66.67%", "1"],
+        ["3. purchase", "1", "33.33%", "50%", "1"],
+    ]
+
+    filtered = view(seen["filtered"], "funnel")  # country is SE: u-sv1 and u-sv2
+    assert dataset(filtered["chart"], "Visitors") == [2, 1, 1]
+    assert filtered["totalConversion"] == 50
+
+    by_browser = view(seen["byBrowser"], "funnel")
+    assert by_browser["breakdowns"] == [
+        {"breakdown": ["Safari"], "counts": [2, 1, 1]},
+        {"breakdown": ["Firefox"], "counts": [1, 1, 0]},
+    ]
+    assert dataset(by_browser["chart"], "Firefox") == [1, 1, 0]
+    assert seen["groups"] == [["Safari", "2", "1", "1", "50%"], ["Firefox", "1", "1", "0", "0%"]]
+
+
+RETENTION_SCENARIO = """
+await page.selectOption('#retention-period', 'day');
+result.daily = await act(() => page.click('#retention-form button[type=submit]'));
+await page.selectOption('#retention-start', 'signup');
+await page.selectOption('#retention-return', 'login');
+result.signup = await act(() => page.click('#retention-form button[type=submit]'));
+result.grid = await rows('#retention-table');
+await shoot('retention');
+await page.fill('#filter-name', 'profile_id');
+await page.selectOption('#filter-operator', 'isNot');
+await page.fill('#filter-value', 'r2');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+"""
+
+
+def test_retention_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "retention", RETENTION_SCENARIO)
+    no_console_errors(seen)
+    day = dt.datetime.now(dt.timezone.utc).date()
+    signup_day = (day - dt.timedelta(days=3)).isoformat()
+
+    # Any event, by day: the signups' cohort (3 days ago) and today's visitors.
+    daily = view(seen["daily"], "retention")
+    assert [(c["date"][:10], c["size"], c["retained"]) for c in daily["cohorts"]] == [
+        (signup_day, 3, [3, 2, 1, 0]),
+        (day.isoformat(), 3, [3]),
+    ]
+    assert daily["average"] == [100, 66.67, 33.33, 0]
+
+    signup = view(seen["signup"], "retention")  # first signup, returning with a login
+    assert [(c["date"][:10], c["size"], c["retained"]) for c in signup["cohorts"]] == [
+        (signup_day, 3, [0, 2, 1, 0]),
+    ]
+    assert dataset(signup["chart"], "All cohorts") == [0, 66.67, 33.33, 0]
+    assert seen["grid"] == [
+        ["All cohorts", "3", "0%", "66.67%", "33.33%", "0%"],
+        [signup_day[5:], "3", "0%", "66.67%", "33.33%", "0%"],
+    ]
+
+    filtered = view(seen["filtered"], "retention")  # without r2
+    assert [(c["size"], c["retained"]) for c in filtered["cohorts"]] == [(2, [0, 1, 1, 0])]
+    assert dataset(filtered["chart"], "All cohorts") == [0, 50, 50, 0]
+
+
+PATHS = """
+result.table = await rows('#paths-table');
+await shoot('paths');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+await page.click('#filter-list li button');
+await page.fill('#paths-start', '/pricing');
+result.fromPricing = await act(() => page.click('#paths-form button[type=submit]'));
+"""
+
+
+def test_paths_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "paths", PATHS)
+    no_console_errors(seen)
+    initial = view(seen["initial"], "paths")
+    flows = {(d["from"], d["to"], d["flow"]) for d in initial["chart"]["datasets"][0]["data"]}
+    assert initial["chart"]["type"] == "sankey"
+    assert flows == {
+        ("1|/docs", "2|/pricing", 1),
+        ("1|/home", "2|/pricing", 1),
+        ("2|/pricing", "3|/checkout", 1),
+    }
+    assert {(n["step"], n["path"], n["count"]) for n in initial["nodes"]} == {
+        (1, "/docs", 1),
+        (1, "/home", 1),
+        (2, "/pricing", 2),
+        (3, "/checkout", 1),
+    }
+    # Sequences from each entry page, with the mean time between steps (0.1 s apart).
+    assert sorted(seen["table"]) == [
+        ["/docs → 0.1s → /pricing", "1"],
+        ["/home", "1"],
+        ["/home → 0.1s → /pricing → 0.2s → /checkout", "1"],
+    ]
+
+    filtered = view(seen["filtered"], "paths")  # country is SE: u-far's /docs is gone
+    assert {(d["from"], d["to"]) for d in filtered["chart"]["datasets"][0]["data"]} == {
+        ("1|/home", "2|/pricing"),
+        ("2|/pricing", "3|/checkout"),
+    }
+    assert all("/docs" not in row[0] for row in filtered["table"])
+
+    from_pricing = view(seen["fromPricing"], "paths")
+    assert from_pricing["request"]["startPath"] == "/pricing"
+    assert sorted(s["paths"] for s in from_pricing["sequences"]) == [
+        ["/pricing"],
+        ["/pricing", "/checkout"],
+    ]

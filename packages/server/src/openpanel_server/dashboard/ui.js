@@ -32,6 +32,7 @@ export function percent(value) {
 }
 
 export function duration(seconds) {
+  if (seconds > 0 && seconds < 10) return `${Math.round(seconds * 10) / 10}s`;
   const total = Math.round(seconds || 0);
   const hours = Math.floor(total / 3600);
   const minutes = Math.floor((total % 3600) / 60);

@@ -3,11 +3,6 @@
 import { query } from '../api.js?v=__ASSETS_VERSION__';
 import { $, COLORS, chartSnapshot, drawChart, duration, el, fillTable, integer } from '../ui.js?v=__ASSETS_VERSION__';
 
-function colorOf(path) {
-  let hash = 0;
-  for (const ch of path) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return COLORS[hash % COLORS.length];
-}
 
 function sequence(seq) {
   const parts = [];
@@ -52,6 +47,11 @@ export default {
       labels[key] = node.path || '(none)';
       column[key] = node.step - 1;
     }
+    const colors = new Map(); // a colour per page, in order of appearance
+    for (const node of sankey.nodes) {
+      if (!colors.has(node.path)) colors.set(node.path, COLORS[colors.size % COLORS.length]);
+    }
+    const colorOf = (key) => colors.get(key.slice(key.indexOf('|') + 1)) || COLORS[0];
     const flows = sankey.links.map((l) => ({
       from: `${l.step}|${l.source}`,
       to: `${l.step + 1}|${l.target}`,
@@ -66,8 +66,8 @@ export default {
             data: flows,
             labels,
             column,
-            colorFrom: (c) => colorOf(labels[c.raw.from] || ''),
-            colorTo: (c) => colorOf(labels[c.raw.to] || ''),
+            colorFrom: (c) => colorOf(c.raw.from),
+            colorTo: (c) => colorOf(c.raw.to),
             colorMode: 'gradient',
             size: 'max',
           },

@@ -75,11 +75,12 @@ export default {
     renderTable(result);
     const width = Math.max(0, result.average.length);
     const name = PERIOD_NAMES[result.period];
-    const datasets = [lineDataset('All cohorts', result.average, COLORS[0], { borderWidth: 3 })];
+    const datasets = [lineDataset('All cohorts', result.average, COLORS[0], { borderWidth: 3, tension: 0 })];
     result.cohorts.slice(-6).forEach((c, i) => {
       datasets.push(
         lineDataset(bucketLabel(c.date, result.period === 'month' ? 'month' : 'day'), c.rates, COLORS[(i + 1) % COLORS.length], {
           borderWidth: 1,
+          tension: 0,
         }),
       );
     });
