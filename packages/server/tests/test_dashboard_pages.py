@@ -173,7 +173,8 @@ def server(
         op.shutdown()
         # Sessions are stored when they end; webhooks are sent after the profiles are stored.
         eventually(lambda: len(running.events(event="session_end")["data"]) == len(VISITORS))
-        eventually(lambda: len(good.processed) == 2 and len(failing.requests) >= 2)
+        # The failing endpoint's two messages are exhausted after three attempts each.
+        eventually(lambda: len(good.processed) == 2 and len(failing.requests) == 6)
         yield running
     finally:
         running.stop()
@@ -523,4 +524,179 @@ def test_paths_page(server: RunningServer, browser: Browser, tmp_path: Path) -> 
     assert sorted(s["paths"] for s in from_pricing["sequences"]) == [
         ["/pricing"],
         ["/pricing", "/checkout"],
+    ]
+
+
+PROFILES = """
+result.list = await rows('#profiles-table');
+await shoot('profiles');
+await page.fill('#profiles-search', 'bob');
+result.searched = await act(() => page.click('#profiles-form button[type=submit]'));
+result.searchedRows = await rows('#profiles-table');
+result.detail = await act(() => page.click('#profiles-table tbody tr'));
+result.hash = await page.evaluate(() => location.hash);
+result.facts = await texts('#profile-facts dt, #profile-facts dd');
+result.events = await rows('#profile-events');
+await shoot('profile');
+result.back = await act(() => page.click('#profile-detail a'));
+"""
+
+
+def test_profiles_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "profiles", PROFILES)
+    no_console_errors(seen)
+    initial = view(seen["initial"], "profiles")
+    assert (initial["total"], initial["ids"]) == (2, ["u-sv2", "u-sv1"])  # last seen first
+    assert [row[:3] for row in seen["list"]] == [
+        ["u-sv2", "Bob Berg", "bob@shop.test"],
+        ["u-sv1", "Alice Svensson", "alice@shop.test"],
+    ]
+    searched = view(seen["searched"], "profiles")
+    assert (searched["search"], searched["total"], searched["ids"]) == ("bob", 1, ["u-sv2"])
+    assert [row[0] for row in seen["searchedRows"]] == ["u-sv2"]
+
+    detail = view(seen["detail"], "profiles")
+    assert seen["hash"] == "#/profiles/u-sv2"
+    assert seen["detail"]["param"] == "u-sv2"
+    assert (detail["identified"], detail["email"]) == (True, "bob@shop.test")
+    metrics = detail["metrics"]
+    assert (metrics["sessions"], metrics["screenViews"], metrics["events"]) == (1, 3, 7)
+    facts = dict(zip(seen["facts"][::2], seen["facts"][1::2], strict=True))
+    assert facts["Email"] == "bob@shop.test" and facts["Screen views"] == "3"
+    assert facts["properties.browser"] == "Safari"
+    # Latest first: the session's end, then what Bob did, newest first.
+    assert [row[1] for row in seen["events"]] == [
+        "session_end",
+        "purchase",
+        "screen_view",
+        "add_to_cart",
+        "screen_view",
+        "screen_view",
+        "session_start",
+    ]
+    assert [row[2] for row in seen["events"] if row[1] == "screen_view"] == [
+        "/checkout",
+        "/pricing",
+        "/home",
+    ]
+    back = view(seen["back"], "profiles")
+    assert back["mode"] == "list" and seen["back"]["param"] == ""
+
+
+SESSIONS = """
+result.kpis = await texts('#sessions-overview .kpi strong');
+result.table = await rows('#sessions-table');
+result.entry = await rows('#sessions-entry');
+await shoot('sessions');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+result.filteredKpis = await texts('#sessions-overview .kpi strong');
+const index = result.filtered.views.sessions.sessions.findIndex((s) => s.profileId === 'u-sv2');
+result.detail = await act(() => page.click(`#sessions-table tbody tr:nth-child(${index + 1})`));
+result.facts = await texts('#session-facts dt, #session-facts dd');
+result.events = await rows('#session-events');
+await shoot('session');
+"""
+
+
+def test_sessions_page(server: RunningServer, browser: Browser, tmp_path: Path) -> None:
+    seen = drive(server, browser, tmp_path, "sessions", SESSIONS)
+    no_console_errors(seen)
+    initial = view(seen["initial"], "sessions")
+    stats = initial["stats"]
+    assert (stats["sessions"], stats["visitors"], stats["avgScreenViews"]) == (3, 3, 2)
+    assert stats["bounceRate"] == pytest.approx(100 / 3, abs=0.01)  # u-sv1 saw one page
+    # Durations: first to last event, 0.1 s apart (u-sv2: 0.4 s, u-far: 0.2 s, u-sv1: 0).
+    assert stats["avgDuration"] == pytest.approx(0.2, abs=0.01)
+    assert seen["kpis"][:5] == ["3", "3", "0.2s", "33%", "2"]
+    assert {(r["value"], r["count"]) for r in initial["entry"]} == {("/home", 2), ("/docs", 1)}
+    assert {(r["value"], r["count"]) for r in initial["exit"]} == {
+        ("/home", 1),
+        ("/pricing", 1),
+        ("/checkout", 1),
+    }
+    assert seen["entry"][0][:2] == ["/home", "2"]
+    assert sorted((r[1], r[3], r[4], r[5]) for r in seen["table"]) == [
+        ("u-far", "2", "/docs", "/pricing"),
+        ("u-sv1", "1", "/home", "/home"),
+        ("u-sv2", "3", "/home", "/checkout"),
+    ]
+
+    filtered = view(seen["filtered"], "sessions")  # country is SE
+    assert (filtered["total"], filtered["stats"]["bounceRate"]) == (2, 50)
+    assert {s["profileId"] for s in filtered["sessions"]} == {"u-sv1", "u-sv2"}
+    assert seen["filteredKpis"][:4] == ["2", "2", "0.2s", "50%"]
+
+    detail = view(seen["detail"], "sessions")  # u-sv2's session and its events, in order
+    assert detail["found"] is True and detail["session"]["profileId"] == "u-sv2"
+    assert seen["detail"]["param"] == detail["sessionId"]
+    assert [(e["name"], e["path"]) for e in detail["events"]] == [
+        ("session_start", "/home"),
+        ("screen_view", "/home"),
+        ("screen_view", "/pricing"),
+        ("add_to_cart", ""),
+        ("screen_view", "/checkout"),
+        ("purchase", ""),
+        ("session_end", "/checkout"),
+    ]
+    assert [row[1] for row in seen["events"]][1:3] == ["screen_view", "screen_view"]
+    facts = dict(zip(seen["facts"][::2], seen["facts"][1::2], strict=True))
+    assert (facts["Entry page"], facts["Exit page"], facts["Duration"]) == (
+        "/home",
+        "/checkout",
+        "0.4s",
+    )
+
+
+WEBHOOKS = """
+result.endpoints = await rows('#webhooks-endpoints');
+result.note = await page.isVisible('#webhooks-redeliver-note');
+result.redeliverButtons = await page.locator('button', { hasText: /redeliver/i }).count();
+const failing = result.initial.views.webhooks.endpoints.findIndex((e) => e.url.endsWith('/hook') && e.id !== result.initial.views.webhooks.selected.endpoint);
+result.failing = await act(() => page.click(`#webhooks-endpoints tbody tr:nth-child(${failing + 1})`));
+result.messages = await rows('#webhooks-messages');
+result.deliveries = await act(() => page.click('#webhooks-messages tbody tr'));
+result.attempts = await rows('#webhooks-deliveries');
+await shoot('webhooks');
+"""
+
+
+def test_webhooks_page(
+    server: RunningServer,
+    browser: Browser,
+    tmp_path: Path,
+    receivers: tuple[WebhookReceiver, WebhookReceiver],
+) -> None:
+    seen = drive(server, browser, tmp_path, "webhooks", WEBHOOKS)
+    no_console_errors(seen)
+    good, failing = receivers
+    initial = view(seen["initial"], "webhooks")
+    assert [e["url"] for e in initial["endpoints"]] == [good.url, failing.url]
+    assert [row[:4] for row in seen["endpoints"]] == [
+        [good.url, "shop", "profile.identified", "enabled"],
+        [failing.url, "failing", "profile.identified", "enabled"],
+    ]
+    assert seen["endpoints"][1][4] != "–"  # failing since
+    # The first endpoint is shown: Alice's and Bob's identifications, delivered.
+    assert [(m["state"], m["lastStatus"]) for m in initial["messages"]] == [("succeeded", 204)] * 2
+    # Redelivery needs a root client: a note, no button.
+    assert seen["note"] is True and seen["redeliverButtons"] == 0
+
+    on_failing = view(seen["failing"], "webhooks")
+    assert on_failing["selected"]["endpoint"] == initial["endpoints"][1]["id"]
+    assert [(m["state"], m["lastStatus"]) for m in on_failing["messages"]] == [
+        ("exhausted", 500)
+    ] * 2
+    assert [row[1:5] for row in seen["messages"]] == [
+        ["profile.identified", "exhausted", "3", "500"]
+    ] * 2
+    deliveries = view(seen["deliveries"], "webhooks")
+    assert deliveries["deliveries"] == [
+        {"attempt": n, "statusCode": 500, "succeeded": False} for n in (3, 2, 1)
+    ]
+    assert [(row[1], row[3], row[4]) for row in seen["attempts"]] == [
+        ("3", "failed", "500"),
+        ("2", "failed", "500"),
+        ("1", "failed", "500"),
     ]
