@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,8 +117,14 @@ def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
     failing.close()
 
 
-def send(running: RunningServer, profile: str, events: list[tuple[str, str | None]]) -> None:
-    ip, agent, identity, _ = VISITORS.get(profile, ("203.0.113.9", SAFARI, None, []))
+def send(
+    running: RunningServer,
+    profile: str,
+    events: list[tuple[str, str | None]],
+    ip: str | None = None,
+) -> None:
+    known_ip, agent, identity, _ = VISITORS.get(profile, ("203.0.113.9", SAFARI, None, []))
+    ip = ip or known_ip
     op = OpenPanel(running.client_id, running.secret, api_url=running.url, flush_interval=0.02)
     start = time.time()
     with op.context(ip=ip, user_agent=agent):
@@ -677,7 +684,7 @@ def test_webhooks_page(
         [good.url, "shop", "profile.identified", "enabled"],
         [failing.url, "failing", "profile.identified", "enabled"],
     ]
-    assert seen["endpoints"][1][4] != "–"  # failing since
+    assert seen["endpoints"][1][4] != "\u2013"  # failing since (a time, not a dash)
     # The first endpoint is shown: Alice's and Bob's identifications, delivered.
     assert [(m["state"], m["lastStatus"]) for m in initial["messages"]] == [("succeeded", 204)] * 2
     # Redelivery needs a root client: a note, no button.
@@ -700,3 +707,85 @@ def test_webhooks_page(
         ("2", "failed", "500"),
         ("1", "failed", "500"),
     ]
+
+
+LIVE = """
+result.kpis = await texts('#live .kpi strong');
+writeFileSync(config.marker, 'ready');
+await page.waitForFunction(
+  (n) => {
+    const live = window.__opDashboard.views.live;
+    return Boolean(live && live.visitors >= n);
+  },
+  result.initial.views.live.visitors + 1,
+  { timeout: 20000 },
+);
+result.updated = await snapshot();
+result.updatedKpis = await texts('#live .kpi strong');
+result.pages = await rows('#live-pages');
+result.mode = await page.textContent('#live-mode');
+await shoot('live');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+result.filteredPages = await rows('#live-pages');
+"""
+
+
+def test_live_page_updates_as_events_arrive(
+    tmp_path_factory: pytest.TempPathFactory, browser: Browser, tmp_path: Path
+) -> None:
+    # A server of its own: the events sent during the test change every number.
+    tmp = tmp_path_factory.mktemp("dashboard-live")
+    running = start_server(tmp / "data", "--geoip-db", str(make_geo_db(tmp / "city.mmdb")))
+    try:
+        send(running, "u-sv1", [("screen_view", "/home")])
+        send(running, "u-far", [("screen_view", "/docs")])
+        marker = tmp_path / "ready"
+        outcome: dict[str, Any] = {}
+
+        def scenario() -> None:
+            try:
+                outcome["seen"] = drive(
+                    running, browser, tmp_path, "live", LIVE, marker=str(marker)
+                )
+            except BaseException as exc:  # reported by the test thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=scenario)
+        thread.start()
+        eventually(lambda: marker.exists() or not thread.is_alive(), timeout=40)
+        send(running, "u-new", [("screen_view", "/live-now"), ("screen_view", "/pricing")])
+        thread.join(60)
+        if "error" in outcome:
+            raise outcome["error"]
+    finally:
+        running.stop()
+    seen = outcome["seen"]
+    no_console_errors(seen)
+    initial = view(seen["initial"], "live")
+    assert (initial["visitors"], initial["sessions"]) == (2, 2)
+    assert {(p["value"], p["visitors"]) for p in initial["pages"]} == {("/home", 1), ("/docs", 1)}
+    assert seen["kpis"][0] == "2"
+
+    # Pushed by the server: no reload, more updates, the new visitor and pages.
+    updated = view(seen["updated"], "live")
+    assert updated["mode"] == "stream" and seen["mode"] == "streaming"
+    assert seen["updated"]["generation"] == seen["initial"]["generation"]
+    assert updated["updates"] > initial["updates"]
+    assert (updated["visitors"], updated["sessions"]) == (3, 3)
+    assert updated["events"] == initial["events"] + 3  # a session start and two views
+    assert sum(updated["perMinute"]) == updated["events"]
+    assert sum(dataset(updated["chart"], "Events")) == updated["events"]
+    assert {row[0]: row[1] for row in seen["pages"]} == {
+        "/home": "1",
+        "/docs": "1",
+        "/live-now": "1",
+        "/pricing": "1",
+    }
+    assert seen["updatedKpis"][0] == "3"
+
+    filtered = view(seen["filtered"], "live")  # country is SE: u-far is gone
+    assert filtered["visitors"] == 2
+    assert {row[0] for row in seen["filteredPages"]} == {"/home", "/live-now", "/pricing"}
+    assert {c["value"] for c in filtered["countries"]} == {"SE"}

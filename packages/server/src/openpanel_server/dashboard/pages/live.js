@@ -1,12 +1,12 @@
 // Live: visitors, sessions and events of the last 30 minutes, events per minute, top pages,
-// referrers and countries, pushed by the server over SSE (GET /api/analytics/realtime/stream,
-// read with fetch since EventSource cannot send the credentials headers). A server without the
-// stream (404) is polled instead: POST /api/analytics/realtime every 5 seconds.
+// referrers and countries, with the filters, pushed by the server over SSE
+// (GET /api/analytics/realtime/stream, read with fetch since EventSource cannot send the
+// credentials headers). A server without the stream (404) is polled instead:
+// POST /api/analytics/realtime every 5 seconds.
 import { HttpError, query, readEventStream } from '../api.js?v=__ASSETS_VERSION__';
 import { $, bucketLabel, chartOf, chartSnapshot, drawChart, fillTable, integer, lineDataset } from '../ui.js?v=__ASSETS_VERSION__';
 
 const MINUTES = 30;
-const STREAM = `/api/analytics/realtime/stream?minutes=${MINUTES}&interval=2`;
 const POLL_MS = 5000;
 const RETRY_MS = 3000;
 
@@ -112,7 +112,7 @@ function start(ctx) {
   const poll = async () => {
     if (run !== current) return;
     try {
-      show(await query('realtime', { minutes: MINUTES }, signal));
+      show(await query('realtime', { minutes: MINUTES, filters: ctx.filters }, signal));
     } catch (error) {
       if (signal.aborted) return;
       failed(error);
@@ -123,8 +123,10 @@ function start(ctx) {
   const stream = async () => {
     if (run !== current) return;
     try {
+      const params = new URLSearchParams({ minutes: String(MINUTES), interval: '2' });
+      if (ctx.filters.length) params.set('filters', JSON.stringify(ctx.filters));
       await readEventStream(
-        STREAM,
+        `/api/analytics/realtime/stream?${params}`,
         (name, data) => {
           if (name === 'realtime') show(JSON.parse(data));
         },
@@ -151,7 +153,7 @@ function start(ctx) {
 export default {
   id: 'live',
   title: 'Live',
-  filters: false,
+  filters: true,
   range: false,
 
   load(ctx) {
