@@ -27,6 +27,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -173,7 +174,9 @@ def test_site_output_is_git_ignored() -> None:
 def test_every_block_is_included_run_or_justified() -> None:
     blocks = _all_blocks()
     assert len(blocks) > 20, "the block parser found almost nothing"
-    untested = [f"{b.where()} ({b.lang or 'no language'})" for b in blocks if _kind(b) == "untested"]
+    untested = [
+        f"{b.where()} ({b.lang or 'no language'})" for b in blocks if _kind(b) == "untested"
+    ]
     assert not untested, "blocks neither included nor run:\n" + "\n".join(untested)
     skips: dict[str, int] = {}
     for b in blocks:
@@ -198,9 +201,13 @@ def test_includes_name_existing_example_files_and_sections() -> None:
     assert seen >= 10
 
 
+#: The test server may deliver webhooks to receivers on this machine.
+ALLOW_LOCAL_WEBHOOKS = ("--webhook-allow-subnet", "127.0.0.0/8", "--webhook-allow-http")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("docs-server"))
+    running = start_server(tmp_path_factory.mktemp("docs-server"), *ALLOW_LOCAL_WEBHOOKS)
     try:
         yield running
     finally:
@@ -210,6 +217,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def _substitutions(url: str, creds: dict[str, str]) -> dict[str, str]:
     return {
         "http://127.0.0.1:3333": url,
+        "YOUR_PROJECT_ID": creds["projectId"],
         "YOUR_READ_CLIENT_ID": creds["readClientId"],
         "YOUR_READ_CLIENT_SECRET": creds["readClientSecret"],
         "YOUR_CLIENT_ID": creds["clientId"],
@@ -313,7 +321,9 @@ def test_shell_blocks_run(page: str, server: RunningServer, tmp_path: Path) -> N
                 background.append(proc)
                 deadline = time.monotonic() + TIMEOUT
                 while not _healthy(url):
-                    assert proc.poll() is None, f"{b.where()} exited: {proc.stdout and proc.stdout.read()}"
+                    assert proc.poll() is None, (
+                        f"{b.where()} exited: {proc.stdout and proc.stdout.read()}"
+                    )
                     assert time.monotonic() < deadline, f"{b.where()}: no server on {url}"
                     time.sleep(0.1)
                 # From here on the page's own server answers, with its own first project.
@@ -476,3 +486,176 @@ def test_browser_examples_typecheck(tmp_path: Path) -> None:
         timeout=TIMEOUT,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_cluster_env_file_configures_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server page's cluster environment file is what the server reads as a cluster setup."""
+    from openpanel_server._config import Settings
+
+    for name in list(os.environ):
+        if name.startswith("OPENPANEL_SERVER_"):
+            monkeypatch.delenv(name)
+    lines = (EXAMPLES / "docs" / "server" / "cluster.env").read_text().splitlines()
+    pairs = [ln.split("=", 1) for ln in lines if ln.strip() and not ln.startswith("#")]
+    assert pairs
+    for key, value in pairs:
+        assert key.startswith("OPENPANEL_SERVER_"), key
+        monkeypatch.setenv(key, value)
+    settings = Settings.from_env()
+    assert settings.cluster is True
+    assert settings.clickhouse_url is not None
+    assert settings.clickhouse_url.startswith("https://")
+    assert settings.trust_proxy_headers is True
+    assert (settings.host, settings.port) == ("0.0.0.0", 3333)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+#: Each receiver of the webhooks page, driven through its framework's test client with a
+#: delivery signed as the server signs it: accepted once (204), refused when replayed,
+#: tampered with or signed with another secret (400), and the receiver saw exactly one message.
+_DELIVERIES = """
+import json
+from openpanel_core.webhooks import generate_secret, sign
+BODY = json.dumps({"type": "event.created", "data": {"name": "purchase"}}).encode()
+GOOD = sign(BODY, SECRET, msg_id="msg_docs_1")
+OTHER = sign(BODY, generate_secret(), msg_id="msg_docs_2")
+TAMPERED = BODY.replace(b"purchase", b"refund")
+def check(post, received):
+    assert post(BODY, GOOD) == 204
+    assert post(BODY, GOOD) == 400  # replayed
+    assert post(TAMPERED, sign(BODY, SECRET, msg_id="msg_docs_3")) == 400
+    assert post(BODY, OTHER) == 400
+    assert [m.id for m in received] == ["msg_docs_1"], received
+    assert received[0].data["data"] == {"name": "purchase"}
+"""
+
+RECEIVERS: dict[str, str] = {
+    "plain": """
+import io
+from examples.docs import webhook_receiver as mod
+def post(body, headers):
+    environ = {"PATH_INFO": "/webhooks/openpanel", "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
+    seen = []
+    mod.app(environ, lambda status, headers: seen.append(int(status.split()[0])))
+    return seen[0]
+check(post, mod.received)
+""",
+    "flask": """
+from examples.docs import webhooks_flask as mod
+client = mod.app.test_client()
+check(lambda b, h: client.post("/webhooks/openpanel", data=b, headers=h).status_code,
+    mod.received)
+""",
+    "fastapi": """
+from starlette.testclient import TestClient
+from examples.docs import webhooks_fastapi as mod
+with TestClient(mod.app) as client:
+    check(lambda b, h: client.post("/webhooks/openpanel", content=b, headers=h).status_code,
+        mod.received)
+""",
+    "starlette": """
+from starlette.testclient import TestClient
+from examples.docs import webhooks_starlette as mod
+with TestClient(mod.app) as client:
+    check(lambda b, h: client.post("/webhooks/openpanel", content=b, headers=h).status_code,
+        mod.received)
+""",
+    "django": """
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "examples.docs.django_quickstart.settings"
+import django
+django.setup()
+from django.core.cache import cache
+from django.test import Client
+from examples.docs.django_quickstart import views
+client = Client()
+def post(body, headers):
+    extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    return client.post("/webhooks/openpanel", data=body, content_type="application/json",
+        **extra).status_code
+check(post, views.received)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECEIVERS))
+def test_webhook_receiver_example(name: str, server: RunningServer) -> None:
+    from openpanel_core.webhooks import generate_secret
+
+    env = _client_env(server)
+    env["OPENPANEL_WEBHOOK_SECRET"] = generate_secret()
+    script = f"SECRET = {env['OPENPANEL_WEBHOOK_SECRET']!r}\n" + _DELIVERIES + RECEIVERS[name]
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+
+
+def test_webhook_from_the_server_reaches_the_plain_receiver(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhooks page end to end: an endpoint created with the CLI, an event tracked, the
+    server's signed delivery verified by the plain-Python receiver of the page."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from examples.docs import webhook_receiver
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    http = make_server("127.0.0.1", 0, webhook_receiver.app, handler_class=Quiet)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    running = server
+    try:
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "openpanel_server",
+                "--data-dir",
+                str(running.data_dir),
+                "webhook",
+                "create",
+                f"http://127.0.0.1:{http.server_port}/webhooks/openpanel",
+                "--project",
+                running.creds["projectId"],
+                "--event",
+                "event.created",
+                "--event-name",
+                "docs_webhook_purchase",
+                *ALLOW_LOCAL_WEBHOOKS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        )
+        endpoint = json.loads(created.stdout)
+        monkeypatch.setenv("OPENPANEL_WEBHOOK_SECRET", endpoint["secret"])
+        webhook_receiver.received.clear()
+        httpx.post(
+            f"{running.url}/track",
+            json={"type": "track", "payload": {"name": "docs_webhook_purchase"}},
+            headers=running.server_headers(),
+        ).raise_for_status()
+        deadline = time.monotonic() + 20
+        while not webhook_receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert webhook_receiver.received, "no verified delivery reached the receiver"
+        message = webhook_receiver.received[0]
+        assert message.type == "event.created"
+        assert message.data is not None
+        assert message.data["data"]["name"] == "docs_webhook_purchase"
+    finally:
+        http.shutdown()
+        http.server_close()

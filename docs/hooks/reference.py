@@ -229,9 +229,7 @@ def core_options() -> str:
         for name in extra:
             param = client_params[name]
             default = "required" if param.default is param.empty else _code(repr(param.default))
-            rows.append(
-                [_code(name), _code(param.annotation), default, _inline(doc.get(name, ""))]
-            )
+            rows.append([_code(name), _code(param.annotation), default, _inline(doc.get(name, ""))])
     return _table(["option", "type", "default", "meaning"], rows)
 
 
@@ -323,7 +321,16 @@ def flask_extension() -> str:
     return _table(["argument", "default", "meaning"], _init_rows(OpenPanel, []))
 
 
+def cluster_ddl() -> str:
+    """The ``CREATE TABLE`` statements of the ``events`` table in the cluster layout."""
+    from openpanel_server._store._schema import EVENTS, create_table_statements
+
+    sql = ";\n\n".join(create_table_statements(EVENTS, "cluster")) + ";"
+    return f'<pre><code class="language-sql">{html.escape(sql)}</code></pre>'
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "cluster-ddl": cluster_ddl,
     "server-cli": server_cli,
     "server-settings": server_settings,
     "core-options": core_options,

@@ -6,7 +6,7 @@ Run it with ``uvicorn fastapi_quickstart:app`` after setting ``OPENPANEL_CLIENT_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -22,7 +22,7 @@ op = AsyncOpenPanel()
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
     yield
     await op.shutdown()  # send what is still queued
 

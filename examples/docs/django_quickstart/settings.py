@@ -42,5 +42,7 @@ OPENPANEL = {
     "client_id": os.environ["OPENPANEL_CLIENT_ID"],
     "client_secret": os.environ["OPENPANEL_CLIENT_SECRET"],  # never sent to browsers
     "api_url": os.environ.get("OPENPANEL_API_URL", "https://api.openpanel.dev"),
+    # The whsec_... secret(s) of your webhook endpoint, to receive the server's webhooks.
+    "webhook_secrets": [s for s in os.environ.get("OPENPANEL_WEBHOOK_SECRET", "").split(",") if s],
 }
 # --8<-- [end:openpanel]

@@ -8,6 +8,7 @@ from examples.docs.django_quickstart import views
 urlpatterns = [
     path("", views.home),
     path("signup/", views.signup),
+    path("webhooks/openpanel", views.openpanel_events),
     path("_op/", include("openpanel_django.urls")),  # op.js and the first-party /track proxy
 ]
 # --8<-- [end:urls]
