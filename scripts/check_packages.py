@@ -36,6 +36,7 @@ import argparse
 import email.parser
 import email.policy
 import fnmatch
+import importlib.metadata
 import json
 import os
 import re
@@ -44,6 +45,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable
@@ -559,6 +561,26 @@ print(json.dumps(report))
 """
 
 
+def constraints(work: Path) -> Path:
+    """Third-party versions pinned to the workspace's (``uv.lock``): the same, cached wheels.
+
+    Constraints never add a package: what gets installed is still only what the package
+    declares; they only keep the run fast and repeatable.
+    """
+    path = work / "constraints.txt"
+    if not path.is_file():
+        suite = {normalized(d) for d in SUITE}
+        pins = sorted(
+            f"{d.metadata['Name']}=={d.version}"
+            for d in importlib.metadata.distributions()
+            if d.metadata["Name"] and normalized(d.metadata["Name"]) not in suite
+        )
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
 def public_modules(spec: Spec, wheel: Path) -> list[str]:
     """The module and its public submodules (no ``_`` path part), from the wheel's files."""
     with zipfile.ZipFile(wheel) as zf:
@@ -583,7 +605,7 @@ def install_alone(
     extras: tuple[str, ...] = (),
 ) -> list[str]:
     """Install into an empty venv with only the declared dependencies, then import everything."""
-    tag = spec.dist + (f"[{','.join(extras)}]" if extras else "")
+    tag = f"with [{','.join(extras)}]" if extras else "alone"
     venv = work / ("venv-" + normalized(spec.dist) + ("-extras" if extras else ""))
     uv, env = uv_bin(), clean_env()
     done = run(
@@ -600,7 +622,8 @@ def install_alone(
         targets[0] = f"{spec.dist}[{','.join(extras)}] @ {wheels[spec.dist].as_uri()}"
     done = run(
         [uv, "pip", "install", "--quiet", "--no-python-downloads", "--python", str(python),
-         "--find-links", str(wheels[spec.dist].parent), *targets],
+         "--find-links", str(wheels[spec.dist].parent), "--constraints", str(constraints(work)),
+         *targets],
         cwd=work,
         env=env,
     )  # fmt: skip
