@@ -158,6 +158,8 @@ def server(
             running.data_dir,
             *("client", "create", "--project", running.creds["projectId"], "--type", "root"),
         )
+        running.creds["rootClientId"] = root["clientId"]
+        running.creds["rootClientSecret"] = root["clientSecret"]
         root_headers = {
             "openpanel-client-id": root["clientId"],
             "openpanel-client-secret": root["clientSecret"],
@@ -789,3 +791,85 @@ def test_live_page_updates_as_events_arrive(
     assert filtered["visitors"] == 2
     assert {row[0] for row in seen["filteredPages"]} == {"/home", "/live-now", "/pricing"}
     assert {c["value"] for c in filtered["countries"]} == {"SE"}
+
+
+COHORTS = """
+await page.waitForSelector('#cohort-form:not([hidden])');
+result.pickerBefore = await texts('#cohort-picker option');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+// A read client may not save a cohort: the server's reason is shown.
+await page.fill('#cohort-name', 'Swedes');
+await page.click('#cohort-save');
+await page.waitForFunction(() => document.getElementById('cohort-message').textContent !== '');
+result.refused = await page.textContent('#cohort-message');
+// Signed in again with a root client (which reads too), the same filters are saved.
+await page.click('#logout');
+await page.fill('#client-id', config.rootId);
+await page.fill('#client-secret', config.rootSecret);
+result.root = await act(() => page.click('#login-form button[type=submit]'));
+await page.waitForSelector('#cohort-form:not([hidden])');
+await page.fill('#filter-name', 'country');
+await page.fill('#filter-value', 'SE');
+await act(() => page.click('#filter-form button[type=submit]'));
+await page.fill('#cohort-name', 'Swedes');
+await page.click('#cohort-save');
+await page.waitForFunction(() => document.getElementById('cohort-message').textContent.startsWith('Saved'));
+result.saved = await page.textContent('#cohort-message');
+result.pickerAfter = await texts('#cohort-picker option');
+result.unfiltered = await act(() => page.click('#filter-list li button'));
+await page.selectOption('#cohort-operator', 'inCohort');
+result.inCohort = await act(() => page.click('#cohort-add'));
+result.chips = await texts('#filter-list li span');
+await shoot('cohort-filter');
+await page.click('#filter-list li button');
+await page.selectOption('#cohort-operator', 'notInCohort');
+result.notInCohort = await act(() => page.click('#cohort-add'));
+"""
+
+
+def test_saved_cohorts_in_the_filter_builder(
+    server: RunningServer, browser: Browser, tmp_path: Path
+) -> None:
+    seen = drive(
+        server,
+        browser,
+        tmp_path,
+        "overview",
+        COHORTS,
+        rootId=server.creds["rootClientId"],
+        rootSecret=server.creds["rootClientSecret"],
+    )
+    # The browser logs the refused save (403) itself; nothing else.
+    assert [e["url"].rsplit("/", 1)[-1] for e in seen["consoleErrors"]] == ["cohorts"]
+    assert "403" in seen["consoleErrors"][0]["text"]
+    assert seen["pickerBefore"] == ["No saved cohorts yet"]
+    assert seen["filtered"]["kpis"]["visitors"] == 2
+    assert seen["refused"].startswith("Could not save the cohort: Saving, changing and deleting")
+    assert "needs a root client" in seen["refused"]
+
+    assert seen["root"]["error"] == "" and seen["root"]["filters"] == []
+    assert seen["saved"].startswith("Saved cohort “Swedes”")
+    assert seen["pickerAfter"] == ["Swedes"]
+    [cohort] = seen["unfiltered"]["cohorts"]
+    assert cohort["name"] == "Swedes"
+    saved = httpx.get(f"{server.url}/api/cohorts", headers=server.read_headers()).json()
+    [stored] = saved["cohorts"]
+    assert stored["definition"]["filters"] == [
+        {"name": "country", "operator": "is", "value": ["SE"]}
+    ]
+    assert stored["definition"]["range"] == "7d"
+    assert seen["unfiltered"]["kpis"]["visitors"] == 3
+
+    in_cohort = seen["inCohort"]
+    assert in_cohort["error"] == ""
+    assert in_cohort["filters"] == [
+        {"name": "cohort", "operator": "inCohort", "value": [cohort["id"]]}
+    ]
+    assert seen["chips"] == ["in cohort Swedes"]
+    assert (in_cohort["kpis"]["visitors"], in_cohort["kpis"]["sessions"]) == (2, 2)
+    assert {r["value"] for r in in_cohort["tops"]["country"]} == {"SE"}
+    not_in = seen["notInCohort"]
+    assert not_in["error"] == "" and not_in["kpis"]["visitors"] == 1
+    assert {r["value"] for r in not_in["tops"]["path"]} == {"/docs", "/pricing"}

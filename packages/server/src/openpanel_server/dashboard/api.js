@@ -95,6 +95,13 @@ export async function getJson(path, signal) {
   return response.json();
 }
 
+/** POST a JSON body to an API path; the answer's JSON or an HttpError. */
+export async function postJson(path, body) {
+  const response = await post(path, body);
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
 /**
  * Reads a text/event-stream answer with fetch (EventSource cannot send headers) and calls
  * onEvent(name, data) for each event; resolves when the stream ends. Throws an HttpError

@@ -7,7 +7,9 @@
 
 import {
   forgetCredentials,
+  getJson,
   HttpError,
+  postJson,
   query,
   readCredentials,
   saveCredentials,
@@ -41,6 +43,7 @@ const state = {
   views: {}, // page id -> what it shows (plain data)
   error: '',
   names: { at: 0, list: [], pending: null },
+  cohorts: null, // saved cohorts ([{id, name, definition...}]); null: not loaded or no API
 };
 
 // ------------------------------------------------------------------ the context pages get
@@ -110,6 +113,8 @@ function publish() {
     param: state.param,
     range: state.range,
     filters: structuredClone(state.filters),
+    cohorts: state.cohorts ? state.cohorts.map((c) => ({ id: c.id, name: c.name })) : null,
+    cohortMessage: $('cohort-message').textContent,
     // The overview's data (kept at the top level, as before the other pages existed).
     kpis: view.kpis || null,
     chart: view.chart || null,
@@ -190,6 +195,7 @@ function show(signedIn, loginError = '') {
   $('login-error').textContent = loginError;
   if (signedIn) {
     route();
+    loadCohorts();
     return;
   }
   const page = PAGES.get(state.page);
@@ -197,6 +203,10 @@ function show(signedIn, loginError = '') {
   state.generation += 1; // answers still on their way are dropped
   state.views = {};
   state.names = { at: 0, list: [], pending: null };
+  state.cohorts = null;
+  state.filters = []; // another client may be of another project
+  renderFilters();
+  cohortMessage('');
   for (const p of PAGES.values()) $(p.id).hidden = true;
   $('filters').hidden = true;
   setStatus('');
@@ -211,10 +221,7 @@ const OPERATOR_LABELS = Object.fromEntries(
 
 function renderFilters() {
   const items = state.filters.map((filter, index) => {
-    const value = NO_VALUE.has(filter.operator) ? '' : ` ${filter.value.join(' or ')}`;
-    const label = el('span', {
-      textContent: `${filter.name} ${OPERATOR_LABELS[filter.operator] || filter.operator}${value}`,
-    });
+    const label = el('span', { textContent: filterLabel(filter) });
     const remove = el('button', {
       type: 'button',
       className: 'secondary',
@@ -229,6 +236,77 @@ function renderFilters() {
     return el('li', {}, label, remove);
   });
   $('filter-list').replaceChildren(...items);
+}
+
+function filterLabel(filter) {
+  if (filter.name === 'cohort') {
+    const names = filter.value.map((id) => {
+      const found = (state.cohorts || []).find((c) => c.id === id);
+      return found ? found.name : id;
+    });
+    return `${filter.operator === 'notInCohort' ? 'not in cohort' : 'in cohort'} ${names.join(' or ')}`;
+  }
+  const value = NO_VALUE.has(filter.operator) ? '' : ` ${filter.value.join(' or ')}`;
+  return `${filter.name} ${OPERATOR_LABELS[filter.operator] || filter.operator}${value}`;
+}
+
+// ------------------------------------------------------------------ saved cohorts
+
+function cohortMessage(text, isError = false) {
+  $('cohort-message').textContent = text;
+  $('cohort-message').classList.toggle('error', isError);
+}
+
+function renderCohorts() {
+  const list = state.cohorts || [];
+  $('cohort-form').hidden = state.cohorts === null;
+  const options = list.length
+    ? list.map((c) => el('option', { value: c.id, textContent: c.name }))
+    : [el('option', { value: '', textContent: 'No saved cohorts yet' })];
+  const chosen = $('cohort-picker').value;
+  $('cohort-picker').replaceChildren(...options);
+  if (list.some((c) => c.id === chosen)) $('cohort-picker').value = chosen;
+  $('cohort-add').disabled = !list.length;
+}
+
+async function loadCohorts() {
+  try {
+    const cohorts = (await getJson('/api/cohorts')).cohorts;
+    if (!state.signedIn) return;
+    state.cohorts = cohorts;
+  } catch (error) {
+    if (!state.signedIn) return;
+    // A server without saved cohorts (404) gets no cohort controls; a refused secret (401)
+    // is reported by the page's own load.
+    state.cohorts = null;
+    if (!(error instanceof HttpError && (error.status === 404 || error.status === 401))) {
+      cohortMessage(`Could not read the saved cohorts: ${error.message}`, true);
+    }
+  }
+  renderCohorts();
+  renderFilters();
+  publish();
+}
+
+async function saveCohort() {
+  const name = $('cohort-name').value.trim();
+  if (!name) {
+    cohortMessage('Give the new cohort a name.', true);
+    publish();
+    return;
+  }
+  const definition = { range: state.range, filters: structuredClone(state.filters) };
+  try {
+    const saved = await postJson('/api/cohorts', { name, definition });
+    $('cohort-name').value = '';
+    await loadCohorts();
+    $('cohort-picker').value = saved.id;
+    cohortMessage(`Saved cohort “${saved.name}”: the visitors matching these filters (${state.range}).`);
+  } catch (error) {
+    // A read client may not save (403): the server's message says a root client is needed.
+    cohortMessage(`Could not save the cohort: ${error.message}`, true);
+  }
+  publish();
 }
 
 function renderRanges() {
@@ -286,6 +364,15 @@ function wire() {
     renderFilters();
     reload();
   });
+  $('cohort-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const id = $('cohort-picker').value;
+    if (!id) return;
+    state.filters.push({ name: 'cohort', operator: $('cohort-operator').value, value: [id] });
+    renderFilters();
+    reload();
+  });
+  $('cohort-save').addEventListener('click', () => saveCohort());
   window.addEventListener('hashchange', route);
   for (const page of PAGES.values()) {
     if (page.init) page.init({ reload: () => reload(), navigate });
