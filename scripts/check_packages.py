@@ -720,6 +720,8 @@ def check_python(out: Path, version: str, pool: ThreadPoolExecutor) -> tuple[lis
         labels = {
             str(u).partition(",")[0].strip() for u in metas[spec.dist].get_all("Project-URL", [])
         }
+        if not metas[spec.dist].get_all("License-File"):
+            row.notes.append("no license file shipped (License-File): add a LICENSE")
         if not spec.private and (absent := [u for u in WANTED_URLS if u not in labels]):
             row.notes.append(f"no {'/'.join(absent)} URL yet (needs a public repository)")
         jobs[spec.dist] = [
@@ -1001,10 +1003,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(js_row := js.result())
                 homepage = json.loads((JS / "package.json").read_text("utf-8")).get("homepage")
                 if urls and homepage not in urls:
-                    js_row.check(
-                        "metadata",
-                        [*js_row.problems, "package.json: homepage is none of the Python URLs"],
-                    )
+                    js_row.problems.append("package.json: homepage is none of the Python URLs")
+                    js_row.cells["metadata"] = "FAIL"
     print(table(rows))
     by_text: dict[str, list[str]] = {}
     for r in rows:
