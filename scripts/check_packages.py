@@ -84,7 +84,7 @@ JUNK = (
     "*/.ruff_cache/*",
 )
 #: Paths a wheel must never hold: tests belong to the repository, not the install.
-WHEEL_TESTS = ("*/tests/*", "*/test_*.py", "*/conftest.py", "*_helpers.py")
+WHEEL_TESTS = ("*/tests/*", "*/test_*.py", "*/conftest.py")
 REQUIRED_CLASSIFIERS = (
     "Typing :: Typed",
     "Programming Language :: Python :: 3",
