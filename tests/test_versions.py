@@ -111,6 +111,15 @@ def test_bump_changes_every_place_in_a_copy(node_modules: Path, tmp_path: Path) 
         ),
         encoding="utf-8",
     )
+    # An exact pin of one suite package on another moves with the version too.
+    django = copy / "packages/django/pyproject.toml"
+    django.write_text(
+        django.read_text(encoding="utf-8").replace(
+            '"openpanel-core",', f'"openpanel-core=={__version__}",'
+        ),
+        encoding="utf-8",
+    )
+    assert bump(copy, "--check").returncode == 0
     new = _next_minor(__version__)
 
     done = bump(copy, new, "--date", "2030-01-02")
@@ -120,6 +129,7 @@ def test_bump_changes_every_place_in_a_copy(node_modules: Path, tmp_path: Path) 
     assert {
         "CHANGELOG.md",
         "packages/core/src/openpanel_core/_version.py",
+        "packages/django/pyproject.toml",
         "packages/js/package.json",
         "packages/js/package-lock.json",
         "packages/js/src/generated/constants.json",
@@ -128,6 +138,7 @@ def test_bump_changes_every_place_in_a_copy(node_modules: Path, tmp_path: Path) 
     } <= written
 
     assert f'__version__ = "{new}"' in _read(copy, "packages/core/src/openpanel_core/_version.py")
+    assert f'"openpanel-core=={new}",' in _read(copy, "packages/django/pyproject.toml")
     package = json.loads(_read(copy, "packages/js/package.json"))
     lock = json.loads(_read(copy, "packages/js/package-lock.json"))
     constants = json.loads(_read(copy, "packages/js/src/generated/constants.json"))
