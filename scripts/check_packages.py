@@ -23,6 +23,8 @@ missing or older than ``src/``), the tarball's ``dist/``, types and every ``expo
 the tarball installs into an empty npm project with react and vue, Node imports ``.``, ``./react``
 and ``./vue`` as ESM and CJS, and ``tsc`` (nodenext) type-checks those imports.
 
+Last, ``scripts/bump_version.py --check``: every place that carries the version agrees.
+
 Usage (from the repository root; ``./dev package`` runs it)::
 
     .tools/bin/uv run --no-sync python scripts/check_packages.py [--keep DIR] [--no-js]
@@ -1017,6 +1019,10 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         print("notes:\n" + "\n".join(notes))
     problems = [f"  {r.name}: {p}" for r in rows for p in r.problems]
+    versions = run([sys.executable, str(ROOT / "scripts" / "bump_version.py"), "--check"], cwd=ROOT)
+    problems += [
+        f"  versions: {ln.removeprefix('bump_version: ')}" for ln in versions.stderr.splitlines()
+    ]
     elapsed = time.monotonic() - start
     if problems:
         print(f"problems ({len(problems)}):\n" + "\n".join(problems))
