@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,10 +122,47 @@ def test_assets_are_cached_for_long_and_revalidate_with_304(client: Client) -> N
     )
 
 
-def test_the_vendored_chart_library_ships_with_its_license(client: Client) -> None:
+def test_the_vendored_chart_libraries_ship_with_their_licenses(client: Client) -> None:
     lib = client.get("/dashboard/assets/vendor/chart.umd.min.js").text
     assert lib.startswith("/*!\n * Chart.js v4.")
     assert "MIT License" in client.get("/dashboard/assets/vendor/chart.js-LICENSE.md").text
+    sankey = client.get("/dashboard/assets/vendor/chartjs-chart-sankey.min.js")
+    assert sankey.text.startswith("/*!\n * chartjs-chart-sankey v0.19.1")
+    assert sankey.headers["content-type"] == "text/javascript; charset=utf-8"
+    license_text = client.get("/dashboard/assets/vendor/chartjs-chart-sankey-LICENSE.md").text
+    assert "MIT License" in license_text and "Jukka Kurkela" in license_text
+    page = client.get("/dashboard").text
+    # Chart.js, then its sankey plugin (which registers itself with window.Chart), then the app.
+    assert (
+        page.index("chart.umd.min.js") < page.index("chartjs-chart-sankey") < page.index("app.js")
+    )
+
+
+PAGES = ["overview", "events", "funnel", "retention", "paths", "profiles", "sessions", "live"]
+
+
+def test_the_modules_import_each_other_with_the_assets_version(client: Client) -> None:
+    page = client.get("/dashboard").text
+    version = re.search(r"app\.js\?v=([0-9a-f]{16})\"", page)
+    assert version is not None
+    mark = f"?v={version.group(1)}"
+    imports: list[str] = []
+    for module in ["app.js", "api.js", "ui.js", *(f"pages/{p}.js" for p in [*PAGES, "webhooks"])]:
+        r = client.get(f"/dashboard/assets/{module}")
+        assert r.status_code == 200, module
+        assert "__ASSETS_VERSION__" not in r.text
+        found = re.findall(
+            r"^import [^;]+? from '([^']+)';", r.text, flags=re.MULTILINE | re.DOTALL
+        )
+        assert all(spec.endswith(mark) for spec in found), (module, found)
+        imports += found
+        assert "innerHTML" not in r.text and "insertAdjacentHTML" not in r.text, module
+    # Every page module is imported by the app, each a page of the nav.
+    for name in [*PAGES, "webhooks"]:
+        assert f"./pages/{name}.js{mark}" in imports
+        assert f'href="#/{name}"' in page
+    # The vendored files are served as published (no version mark replaced in them).
+    assert "?v=" not in client.get("/dashboard/assets/vendor/chartjs-chart-sankey.min.js").text
 
 
 @pytest.mark.parametrize(

@@ -42,13 +42,15 @@ WEBHOOK_ENV = {
     "OPENPANEL_SERVER_WEBHOOK_ALLOW_HTTP": "1",
     "OPENPANEL_SERVER_WEBHOOK_SCHEDULE": "0,0.3,0.3",
 }
+#: Data is shown as text, never parsed: this first name must not become an element.
+ALICE = "Alice <img src=x onerror=window.__xss=1>"
 # profile: (ip, user agent, identity or None, [(event, page or None, properties)]).
 # 203.0.113.0/24 is Sweden in the test geo database; u-far comes from Google.
 VISITORS: dict[str, tuple[str, str, tuple[str, str, str] | None, list[tuple[str, str | None]]]] = {
     "u-sv1": (
         "203.0.113.1",
         SAFARI,
-        ("Alice", "Svensson", "alice@shop.test"),
+        (ALICE, "Svensson", "alice@shop.test"),
         [
             ("screen_view", "/home"),
         ],
@@ -538,6 +540,10 @@ def test_paths_page(server: RunningServer, browser: Browser, tmp_path: Path) -> 
 
 PROFILES = """
 result.list = await rows('#profiles-table');
+result.injected = await page.evaluate(() => ({
+  images: document.querySelectorAll('main img').length,
+  flag: window.__xss === undefined ? null : window.__xss,
+}));
 await shoot('profiles');
 await page.fill('#profiles-search', 'bob');
 result.searched = await act(() => page.click('#profiles-form button[type=submit]'));
@@ -558,8 +564,9 @@ def test_profiles_page(server: RunningServer, browser: Browser, tmp_path: Path) 
     assert (initial["total"], initial["ids"]) == (2, ["u-sv2", "u-sv1"])  # last seen first
     assert [row[:3] for row in seen["list"]] == [
         ["u-sv2", "Bob Berg", "bob@shop.test"],
-        ["u-sv1", "Alice Svensson", "alice@shop.test"],
+        ["u-sv1", f"{ALICE} Svensson", "alice@shop.test"],
     ]
+    assert seen["injected"] == {"images": 0, "flag": None}
     searched = view(seen["searched"], "profiles")
     assert (searched["search"], searched["total"], searched["ids"]) == ("bob", 1, ["u-sv2"])
     assert [row[0] for row in seen["searchedRows"]] == ["u-sv2"]
@@ -731,6 +738,16 @@ await page.fill('#filter-name', 'country');
 await page.fill('#filter-value', 'SE');
 result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
 result.filteredPages = await rows('#live-pages');
+await act(() => page.click('#filter-list li button'));
+await act(() => page.click('#nav a[data-page=overview]'));
+// A server without the stream (404, as before it existed): the page polls instead.
+await page.route('**/api/analytics/realtime/stream**', (route) =>
+  route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"Not Found"}' }),
+);
+result.polling = await act(() => page.click('#nav a[data-page=live]'));
+await page.waitForFunction(() => window.__opDashboard.views.live.updates >= 2, null, { timeout: 9000 });
+result.polled = await snapshot();
+result.pollingMode = await page.textContent('#live-mode');
 """
 
 
@@ -764,7 +781,8 @@ def test_live_page_updates_as_events_arrive(
     finally:
         running.stop()
     seen = outcome["seen"]
-    no_console_errors(seen)
+    # Only the browser's own log of the simulated 404.
+    assert [e["url"].split("?")[0].rsplit("/", 1)[-1] for e in seen["consoleErrors"]] == ["stream"]
     initial = view(seen["initial"], "live")
     assert (initial["visitors"], initial["sessions"]) == (2, 2)
     assert {(p["value"], p["visitors"]) for p in initial["pages"]} == {("/home", 1), ("/docs", 1)}
@@ -791,6 +809,13 @@ def test_live_page_updates_as_events_arrive(
     assert filtered["visitors"] == 2
     assert {row[0] for row in seen["filteredPages"]} == {"/home", "/live-now", "/pricing"}
     assert {c["value"] for c in filtered["countries"]} == {"SE"}
+
+    polling = view(seen["polling"], "live")
+    assert (polling["mode"], polling["updates"], polling["visitors"]) == ("polling", 1, 3)
+    polled = view(seen["polled"], "live")  # polled again 5 s later, no reload
+    assert seen["polled"]["generation"] == seen["polling"]["generation"]
+    assert (polled["updates"], polled["visitors"], polled["events"]) == (2, 3, updated["events"])
+    assert seen["pollingMode"] == "polling every 5 s"
 
 
 COHORTS = """

@@ -1,5 +1,5 @@
 // DOM and chart helpers shared by the pages. Data only ever reaches the page as text
-// (textContent, attribute values): no innerHTML anywhere.
+// (textContent, attribute values), never parsed as HTML.
 
 export const $ = (id) => document.getElementById(id);
 
