@@ -665,3 +665,71 @@ def test_webhook_from_the_server_reaches_the_plain_receiver(
     finally:
         http.shutdown()
         http.server_close()
+
+
+# --------------------------------------------------------------------------- the static site
+
+#: A Playwright driver (in a temp folder; it reuses ``tests/browser/harness.mjs``): loads the
+#: static-site quick start's page, waits for the script, clicks its two buttons.
+_STATIC_DRIVER = """
+import { openContext, output, readConfig, sleep, watchdog } from 'HARNESS';
+
+const config = await readConfig();
+const errors = [];
+watchdog(config.timeoutMs, () => errors.join('\\n'));
+const { browser, context } = await openContext(config);
+const page = await context.newPage();
+page.on('pageerror', (error) => errors.push(String(error)));
+await page.goto(config.url);
+await page.waitForFunction(() => window.op && window.op.version);
+await page.click('button[data-track]');
+await page.click('text=Subscribe');
+await sleep(300);
+output({ errors, version: await page.evaluate(() => window.op.version) });
+await context.close();
+await browser.close();
+"""
+
+
+def test_static_site_page_in_a_browser(server: RunningServer, tmp_path: Path) -> None:
+    """The static-site quick start's HTML, as written, in headless Chromium against the server.
+
+    The only change: ``trackLocalhost`` and ``trackAutomation`` are switched on, because the
+    test page is on 127.0.0.1 and the browser is driven by Playwright (the script ignores
+    both by default).
+    """
+    from openpanel_web_bridge._script import script_source
+    from tests.browser_helpers import BROWSER_DIR, launch_browser, run_driver, serve_static
+
+    html = (EXAMPLES / "docs" / "static_site" / "index.html").read_text()
+    html = _substitute(html, _substitutions(server.url, server.creds))
+    assert "trackAttributes: true," in html
+    html = html.replace(
+        "trackAttributes: true,",
+        "trackAttributes: true, trackLocalhost: true, trackAutomation: true,",
+    )
+    driver = tmp_path / "static_site.mjs"
+    driver.write_text(_STATIC_DRIVER.replace("HARNESS", (BROWSER_DIR / "harness.mjs").as_uri()))
+    routes = {
+        "/": lambda: ("text/html; charset=utf-8", html.encode()),
+        "/op.js": lambda: ("text/javascript; charset=utf-8", script_source()),
+    }
+    with serve_static(routes) as site, launch_browser() as browser:
+        result = run_driver(str(driver), browser, {"url": f"{site.url}/"})
+    assert result["errors"] == []
+    # The clicks' events name this page alone; its screen view is the one in their session.
+    wanted = {"screen_view", "plan_chosen", "newsletter_signup"}
+    deadline = time.monotonic() + 15
+    mine: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        data = server.events(includes="properties")["data"]
+        sessions = {e["sessionId"] for e in data if e["name"] == "plan_chosen"}
+        mine = [e for e in data if e["name"] in wanted and e["sessionId"] in sessions]
+        if {e["name"] for e in mine} == wanted:
+            break
+        time.sleep(0.1)
+    assert {e["name"] for e in mine} == wanted, mine
+    by_name = {e["name"]: e for e in mine}
+    assert by_name["plan_chosen"]["properties"]["plan"] == "pro"
+    assert by_name["newsletter_signup"]["properties"]["source"] == "footer"
+    assert by_name["screen_view"]["properties"]["__title"] == "My static site"

@@ -149,7 +149,8 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
             notes.append(f"default {_code(action.default)}")
         if action.required and action.option_strings:
             notes.append("required")
-        if isinstance(action, argparse._AppendAction):  # pyright: ignore[reportPrivateUsage]
+        append = isinstance(action, argparse._AppendAction)  # pyright: ignore[reportPrivateUsage]
+        if append and "repeatable" not in (action.help or ""):
             notes.append("repeatable")
         rows.append([_code(names), "; ".join(notes)])
     return rows
