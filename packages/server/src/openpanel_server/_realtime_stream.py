@@ -154,10 +154,10 @@ class StreamResponse(Response):
         interval: float,
         alive: Callable[[], bool],
     ) -> None:
-        super().__init__(
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            media_type=self.media_type,
-        )
+        # Not Response.__init__: it would declare the empty body's content-length.
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._streams = streams
         self._project = project_id
         self._first = first
