@@ -26,6 +26,16 @@ MARKER = re.compile(r"^<!-- reference: ([a-z0-9-]+) -->$", re.MULTILINE)
 _CODE = re.compile(r"``(.+?)``|`([^`]+)`")
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc):`~?([^`]+)`")
 
+# Client arguments that ``ClientCore``'s docstring does not describe (they differ between the
+# threaded and the asyncio client); used when the client class has no ``Args:`` entry.
+CORE_EXTRA = {
+    "transport": (
+        "What sends the requests: an object with ``send(Request) -> Response`` and ``close()``. "
+        "``OpenPanel``: ``HttpxTransport`` by default, or ``RequestsTransport``; "
+        "``AsyncOpenPanel``: an ``AsyncTransport``, ``AsyncHttpxTransport`` by default."
+    ),
+}
+
 # Keys that exist only as names in the code (no docstring describes them one by one). The
 # hook fails when the code's set of keys and these descriptions differ.
 FLASK_EXTRA = {
@@ -63,7 +73,7 @@ def _code(value: object) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
-    return f'<table class="op-reference">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>'
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
 def _described(obj: Any, kind: DocstringSectionKind) -> dict[str, str]:
