@@ -157,6 +157,7 @@ def test_site_builds_strict_without_warnings(tmp_path: Path) -> None:
     config = (site / "configuration" / "index.html").read_text()
     assert "OPENPANEL_SERVER_CLICKHOUSE_URL" in config
     assert "max_in_flight" in config and "trusted_hops" in config
+    assert "trackOutgoingLinks" in config and "--webhook-allow-subnet" in config
     assert "<!-- reference:" not in config
     # The API reference has the documented public API of each package.
     assert 'id="openpanel_core.OpenPanel.track"' in (site / "api/core/index.html").read_text()

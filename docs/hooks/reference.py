@@ -332,6 +332,51 @@ def flask_extension() -> str:
     return _table(["argument", "default", "meaning"], _init_rows(OpenPanel, []))
 
 
+# --------------------------------------------------------------------------- the browser package
+
+_JS_CORE = Path(__file__).resolve().parents[2] / "packages" / "js" / "src" / "core.ts"
+_TS_MEMBER = re.compile(
+    r"/\*\*(?P<doc>.*?)\*/\s*(?P<name>\w+)(?P<opt>\??)(?P<rest>[:(][^;]*);", re.S
+)
+
+
+def _jsdoc_line(line: str) -> str:
+    line = line.strip()
+    return line[1:].strip() if line.startswith("*") else line
+
+
+def _ts_interface(name: str) -> list[tuple[str, str, str]]:
+    """(member, signature, JSDoc text) of ``export interface <name>`` in the package's core."""
+    source = _JS_CORE.read_text(encoding="utf-8")
+    match = re.search(rf"export interface {name} \{{(.*?)\n\}}", source, re.S)
+    if match is None:
+        raise PluginError(f"no interface {name} in {_JS_CORE}")
+    body = match.group(1)
+    members = _TS_MEMBER.findall(body)
+    declared = re.findall(r"^  (\w+)\??[:(]", body, re.M)
+    if [m[1] for m in members] != declared:
+        raise PluginError(f"{name}: every member needs a /** ... */ comment ({declared})")
+    return [
+        (m_name, f"{m_name}{opt}{rest}", " ".join(_jsdoc_line(ln) for ln in doc.splitlines()))
+        for doc, m_name, opt, rest in members
+    ]
+
+
+def browser_options() -> str:
+    """The ``init`` options of the browser script and of ``createOpenPanel`` (TypeScript)."""
+    rows = [
+        [_code(member), _code(sig.split(":", 1)[1].strip()), _inline(doc)]
+        for member, sig, doc in _ts_interface("OpenPanelOptions")
+    ]
+    return _table(["option", "type", "meaning"], rows)
+
+
+def browser_methods() -> str:
+    """The methods of the browser client (``op.track(...)`` or ``op('track', ...)``)."""
+    rows = [[_code(sig), _inline(doc)] for _, sig, doc in _ts_interface("OpenPanel")]
+    return _table(["method", "what it does"], rows)
+
+
 def cluster_ddl() -> str:
     """The ``CREATE TABLE`` statements of the ``events`` table in the cluster layout."""
     from openpanel_server._store._schema import EVENTS, create_table_statements
@@ -341,6 +386,8 @@ def cluster_ddl() -> str:
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
+    "browser-options": browser_options,
+    "browser-methods": browser_methods,
     "cluster-ddl": cluster_ddl,
     "server-cli": server_cli,
     "server-settings": server_settings,
