@@ -403,6 +403,9 @@ await page.click('#filter-list li button');
 await page.fill('#funnel-breakdown', 'browser');
 result.byBrowser = await act(() => page.click('#funnel-form button[type=submit]'));
 result.groups = await rows('#funnel-breakdowns');
+await page.fill('#funnel-breakdown', '');
+await page.fill('#funnel-window', '0.00005');
+result.narrow = await act(() => page.click('#funnel-form button[type=submit]'));
 """
 
 
@@ -442,6 +445,12 @@ def test_funnel_page(server: RunningServer, browser: Browser, tmp_path: Path) ->
     assert dataset(by_browser["chart"], "Firefox") == [1, 1, 0]
     assert seen["groups"] == [["Safari", "2", "1", "1", "50%"], ["Firefox", "1", "1", "0", "0%"]]
 
+    # A 0.18 s window: Bob's purchase came 0.3 s after his last page before the cart (0.1 s
+    # apart from it), so the funnel stops at the cart; u-far's cart came 0.1 s after a page.
+    narrow = view(seen["narrow"], "funnel")
+    assert narrow["request"]["windowHours"] == 0.00005
+    assert dataset(narrow["chart"], "Visitors") == [3, 2, 0]
+
 
 RETENTION_SCENARIO = """
 await page.selectOption('#retention-period', 'day');
@@ -455,6 +464,11 @@ await page.fill('#filter-name', 'profile_id');
 await page.selectOption('#filter-operator', 'isNot');
 await page.fill('#filter-value', 'r2');
 result.filtered = await act(() => page.click('#filter-form button[type=submit]'));
+await page.click('#filter-list li button');
+await page.selectOption('#retention-start', '');
+await page.selectOption('#retention-return', '');
+await act(() => page.click('#retention-form button[type=submit]'));
+result.today = await act(() => page.click('[data-range=today]'));
 """
 
 
@@ -485,6 +499,12 @@ def test_retention_page(server: RunningServer, browser: Browser, tmp_path: Path)
     filtered = view(seen["filtered"], "retention")  # without r2
     assert [(c["size"], c["retained"]) for c in filtered["cohorts"]] == [(2, [0, 1, 1, 0])]
     assert dataset(filtered["chart"], "All cohorts") == [0, 50, 50, 0]
+
+    today = view(seen["today"], "retention")  # the range applies: only today's visitors
+    assert seen["today"]["range"] == "today"
+    assert [(c["date"][:10], c["size"], c["retained"]) for c in today["cohorts"]] == [
+        (day.isoformat(), 3, [3])
+    ]
 
 
 PATHS = """

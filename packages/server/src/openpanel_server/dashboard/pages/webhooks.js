@@ -37,6 +37,9 @@ async function messages(ctx, endpoint) {
       rowLabel: (i) => `Show the deliveries of message ${found.data[i].id}`,
     },
   );
+  for (const [i, tr] of [...$('webhooks-messages').querySelectorAll('tbody tr')].entries()) {
+    if (found.data[i] && found.data[i].id === selected.message) tr.setAttribute('aria-selected', 'true');
+  }
   return found.data;
 }
 
