@@ -161,6 +161,9 @@ def test_site_builds_strict_without_warnings(tmp_path: Path) -> None:
     assert "<!-- reference:" not in config
     # The API reference has the documented public API of each package.
     assert 'id="openpanel_core.OpenPanel.track"' in (site / "api/core/index.html").read_text()
+    for package in ("core", "web-bridge", "django", "flask", "asgi"):
+        api = (site / "api" / package / "index.html").read_text()
+        assert ":class:" not in api and "<p>::</p>" not in api, f"raw reST in api/{package}"
     for page in _pages():
         rel = page.relative_to(DOCS)
         folder = rel.parent if page.name == "index.md" else rel.with_suffix("")
