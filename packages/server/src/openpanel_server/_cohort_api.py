@@ -15,10 +15,12 @@ members.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import Field, ValidationError
+from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +48,7 @@ logger = logging.getLogger("openpanel_server")
 Reader = Callable[[Request], "Caller | Response"]
 Rename = Callable[[Loc], Loc]
 _NEW = "(new cohort)"
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 
 
 class CohortBody(ApiModel):
@@ -81,7 +84,10 @@ def validation_response(exc: ValidationError, rename: Rename | None = None) -> J
     """The API's 400: ``{"error": "validation", "fields": [{"field", "type", "message"}]}``."""
     fields: list[dict[str, Any]] = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc: Loc = tuple(err["loc"])
+        # A field validated from its default is located by its Python name: use the wire's.
+        loc: Loc = tuple(
+            to_camel(p) if isinstance(p, str) and _SNAKE.fullmatch(p) else p for p in err["loc"]
+        )
         if rename is not None:
             loc = rename(loc)
         fields.append(

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from openpanel_server._analytics._base import ApiModel
 from openpanel_server._analytics._errors import invalid
@@ -86,14 +86,18 @@ class RangeFields(ApiModel):
     """
 
     range: RangePreset = "30d"
-    start_date: date | datetime | None = None
-    end_date: date | datetime | None = None
+    start_date: date | datetime | None = Field(default=None, validate_default=True)
+    end_date: date | datetime | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _custom_bounds(self) -> RangeFields:
-        if self.range == "custom" and (self.start_date is None or self.end_date is None):
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _custom_bounds(
+        cls, value: date | datetime | None, info: ValidationInfo
+    ) -> date | datetime | None:
+        # Reported on the missing field itself, so a 400 names it.
+        if value is None and info.data.get("range") == "custom":
             raise ValueError("range 'custom' needs startDate and endDate")
-        return self
+        return value
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
