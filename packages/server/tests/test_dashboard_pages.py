@@ -445,8 +445,8 @@ def test_funnel_page(server: RunningServer, browser: Browser, tmp_path: Path) ->
     assert dataset(by_browser["chart"], "Firefox") == [1, 1, 0]
     assert seen["groups"] == [["Safari", "2", "1", "1", "50%"], ["Firefox", "1", "1", "0", "0%"]]
 
-    # A 0.18 s window: Bob's purchase came 0.3 s after his last page before the cart (0.1 s
-    # apart from it), so the funnel stops at the cart; u-far's cart came 0.1 s after a page.
+    # A 0.18 s window: Bob's cart came 0.1 s after /pricing but his purchase 0.3 s after it
+    # (and no page view came later), so his funnel stops at the cart, as u-far's does.
     narrow = view(seen["narrow"], "funnel")
     assert narrow["request"]["windowHours"] == 0.00005
     assert dataset(narrow["chart"], "Visitors") == [3, 2, 0]

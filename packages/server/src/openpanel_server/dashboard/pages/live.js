@@ -72,6 +72,8 @@ function view(result, current) {
 
 function stop() {
   if (!run) return;
+  if (run.first) run.first.reject(new DOMException('left the live view', 'AbortError'));
+  run.first = null;
   run.controller.abort();
   clearTimeout(run.timer);
   run = null;
@@ -79,12 +81,11 @@ function stop() {
 
 function start(ctx) {
   stop();
-  const current = { controller: new AbortController(), timer: 0, updates: 0, mode: 'stream' };
+  const current = { controller: new AbortController(), timer: 0, updates: 0, mode: 'stream', first: null };
   run = current;
   const signal = current.controller.signal;
-  let first = null;
   const ready = new Promise((resolve, reject) => {
-    first = { resolve, reject };
+    current.first = { resolve, reject };
   });
 
   const show = (result) => {
@@ -92,17 +93,22 @@ function start(ctx) {
     current.updates += 1;
     render(result, current.mode);
     const shown = view(result, current);
-    if (first) {
-      first.resolve(shown);
-      first = null;
+    if (current.first) {
+      current.first.resolve(shown);
+      current.first = null;
     } else {
       ctx.update('live', shown);
     }
   };
+  // Before the first data the page's load fails (and says why); after it, the view keeps
+  // its last data and tries again, unless the credentials were refused.
   const failed = (error) => {
-    if (first) {
-      first.reject(error);
-      first = null;
+    if (current.first) {
+      current.first.reject(error);
+      current.first = null;
+      stop();
+    } else if (error instanceof HttpError && error.status === 401) {
+      $('live-mode').textContent = 'stopped: the credentials were refused';
       stop();
     } else {
       $('live-mode').textContent = `reconnecting (${error.message})`;
