@@ -38,11 +38,16 @@ MIDDLEWARE = [
     "openpanel_django.middleware.OpenPanelMiddleware",  # after AuthenticationMiddleware
 ]
 
-OPENPANEL = {
+OPENPANEL: dict[str, object] = {
     "client_id": os.environ["OPENPANEL_CLIENT_ID"],
     "client_secret": os.environ["OPENPANEL_CLIENT_SECRET"],  # never sent to browsers
     "api_url": os.environ.get("OPENPANEL_API_URL", "https://api.openpanel.dev"),
-    # The whsec_... secret(s) of your webhook endpoint, to receive the server's webhooks.
-    "webhook_secrets": [s for s in os.environ.get("OPENPANEL_WEBHOOK_SECRET", "").split(",") if s],
 }
 # --8<-- [end:openpanel]
+
+# --8<-- [start:webhooks]
+# To receive the server's webhooks: your endpoint's whsec_... secret (during a rotation the new
+# and the old one, comma-separated).
+if "OPENPANEL_WEBHOOK_SECRET" in os.environ:
+    OPENPANEL["webhook_secrets"] = os.environ["OPENPANEL_WEBHOOK_SECRET"].split(",")
+# --8<-- [end:webhooks]
