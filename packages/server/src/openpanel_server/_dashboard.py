@@ -4,11 +4,12 @@ The files under ``openpanel_server/dashboard/`` are read once, into memory, when
 built; a request only looks its path up in that table, so nothing outside the folder can be
 named (no path traversal) and an unknown asset is a 404. ``index.html`` names its assets with a
 ``?v=<digest>`` of all the assets' contents (the ES modules import each other with the same
-mark, replaced in ``.js`` and ``.css`` files too), so they are cached for a year (``immutable``)
-while the page itself is revalidated on every load (``no-cache``); both carry a strong ``ETag`` and answer a
-matching ``If-None-Match`` with 304. Every answer sends a strict Content-Security-Policy
+mark, replaced in the own ``.js`` and ``.css`` files too), so they are cached for a year
+(``immutable``) while the page itself is revalidated on every load (``no-cache``); both carry
+a strong ``ETag`` and answer a matching ``If-None-Match`` with 304. Every answer sends a strict Content-Security-Policy
 (``default-src 'self'``, no inline script or style): the page reads data only from this
-server's ``/api/analytics`` with the read credentials the user types in.
+server's ``/api/analytics`` (with its realtime stream), ``/api/cohorts`` and ``/api/webhooks``,
+with the credentials the user types in.
 """
 
 from __future__ import annotations
