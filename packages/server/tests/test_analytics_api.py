@@ -86,7 +86,7 @@ def test_time_series_buckets_the_signups(server: RunningServer) -> None:
     assert len(series["data"]) == 7
     assert series["metrics"]["sum"] == 2
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    assert series["data"][-1]["date"].startswith(today)  # UTC: the request has no timezone
+    assert series["data"][-1]["date"].startswith(today)  # the default project is in UTC
     assert series["data"][-1]["count"] == 2
 
 

@@ -72,3 +72,25 @@ def test_salts_rotate_daily_and_keep_the_previous(meta: MetaStore) -> None:
 )
 def test_origin_rules(origin: str, allowed: list[str], ok: bool) -> None:
     assert origin_allowed(origin, allowed) is ok
+
+
+def test_saved_cohorts_belong_to_their_project(meta: MetaStore) -> None:
+    shop, other = meta.create_project("Shop"), meta.create_project("Other")
+    cohorts = meta.cohorts
+    first = cohorts.create(shop.id, "Buyers", {"events": ["purchase"]})
+    second = cohorts.create(shop.id, "All", {})
+    assert first.id.startswith("coh_") and first.id != second.id
+    assert cohorts.list(shop.id) == [first, second]
+    assert cohorts.list(other.id) == []
+    assert cohorts.get(other.id, first.id) is None
+    assert cohorts.get(shop.id, first.id) == first
+    assert cohorts.update(other.id, first.id, "x", {}) is None
+    assert not cohorts.delete(other.id, first.id)
+    updated = cohorts.update(shop.id, first.id, "Payers", {"events": ["pay"]})
+    assert updated is not None
+    assert (updated.name, updated.definition) == ("Payers", {"events": ["pay"]})
+    assert updated.created_at == first.created_at
+    assert updated.updated_at >= first.updated_at
+    assert updated.to_json()["definition"] == {"events": ["pay"]}
+    assert cohorts.delete(shop.id, first.id)
+    assert cohorts.list(shop.id) == [second]

@@ -84,10 +84,10 @@ class CohortStore:
         self._lock = lock
 
     def list(self, project_id: str) -> list[SavedCohort]:
-        """The project's cohorts, oldest first."""
+        """The project's cohorts, oldest first (in the order they were created)."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM cohorts WHERE project_id = ? ORDER BY created_at, id",  # noqa: S608
+                f"SELECT {_COLUMNS} FROM cohorts WHERE project_id = ? ORDER BY rowid",  # noqa: S608
                 (project_id,),
             ).fetchall()
         return [_row(r) for r in rows]

@@ -168,16 +168,21 @@ class StreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         streams = self._streams
         if not streams.acquire(self._project):
-            limit = streams.per_project
-            refused = JSONResponse(
-                {
-                    "error": "Too Many Requests",
-                    "message": f"this project already has {limit} open realtime streams "
-                    "(the most allowed): close one first",
-                },
-                status_code=429 if not streams.closed else 503,
-                headers={"Retry-After": str(5)},
-            )
+            if streams.closed:
+                refused = JSONResponse(
+                    {"error": "Service Unavailable", "message": "the server is shutting down"},
+                    status_code=503,
+                )
+            else:
+                refused = JSONResponse(
+                    {
+                        "error": "Too Many Requests",
+                        "message": f"this project already has {streams.per_project} open "
+                        "realtime streams (the most allowed): close one first",
+                    },
+                    status_code=429,
+                    headers={"Retry-After": "5"},
+                )
             await refused(scope, receive, send)
             return
         try:
