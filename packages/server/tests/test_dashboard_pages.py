@@ -764,8 +764,11 @@ await act(() => page.click('#nav a[data-page=overview]'));
 await page.route('**/api/analytics/realtime/stream**', (route) =>
   route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"Not Found"}' }),
 );
+// The page's clock is Playwright's from here: the 5 s between polls pass at once.
+await page.clock.install();
 result.polling = await act(() => page.click('#nav a[data-page=live]'));
-await page.waitForFunction(() => window.__opDashboard.views.live.updates >= 2, null, { timeout: 9000 });
+await page.clock.runFor(5000);
+await page.waitForFunction(() => window.__opDashboard.views.live.updates >= 2);
 result.polled = await snapshot();
 result.pollingMode = await page.textContent('#live-mode');
 """
