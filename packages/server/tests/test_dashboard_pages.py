@@ -574,6 +574,10 @@ result.facts = await texts('#profile-facts dt, #profile-facts dd');
 result.events = await rows('#profile-events');
 await shoot('profile');
 result.back = await act(() => page.click('#profile-detail a'));
+// Rows are links for the keyboard too: Tab to one, Enter.
+await page.focus('#profiles-table tbody tr');
+result.rowRole = await page.getAttribute('#profiles-table tbody tr', 'role');
+result.keyboard = await act(() => page.keyboard.press('Enter'));
 """
 
 
@@ -617,6 +621,9 @@ def test_profiles_page(server: RunningServer, browser: Browser, tmp_path: Path) 
     ]
     back = view(seen["back"], "profiles")
     assert back["mode"] == "list" and seen["back"]["param"] == ""
+    assert seen["rowRole"] == "link"
+    assert seen["keyboard"]["param"] == "u-sv2"
+    assert view(seen["keyboard"], "profiles")["mode"] == "detail"
 
 
 SESSIONS = """
