@@ -115,7 +115,7 @@ def test_events_arrive_at_once_then_every_interval(server: RunningServer) -> Non
                 break
         assert seen >= before + 2  # the new events show up in a later event
         gaps = [b - a for a, b in itertools.pairwise(times[1:])]
-        assert all(0.8 < gap < 3 for gap in gaps), gaps
+        assert all(0.8 < gap < 6 for gap in gaps), gaps
 
 
 def drain(events: Events, most: int) -> None:

@@ -193,6 +193,18 @@ def test_a_request_cannot_pick_another_timezone(server: RunningServer) -> None:
     )
     assert r.status_code == 400
     assert [f["field"] for f in r.json()["fields"]] == ["timezone"]
+    # Nor through the query string of the GET routes (it is refused, not ignored).
+    for path in ("/export/analytics", "/export/charts", "/api/analytics/realtime/stream"):
+        r = httpx.get(
+            f"{server.url}{path}",
+            params={"timezone": "Asia/Tokyo", "series": '[{"name":"signup"}]'},
+            headers=server.read_headers(),
+            timeout=30,
+        )
+        assert r.status_code == 400, path
+        [field] = r.json()["fields"]
+        assert field["field"] == "timezone"
+        assert "project update" in field["message"]
 
 
 def test_exports_use_the_project_timezone(server: RunningServer) -> None:

@@ -282,6 +282,8 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
         caller = reader(request)
         if isinstance(caller, Response):
             return caller
+        if (refused := _timezone_param(request, caller)) is not None:
+            return refused
         return await _export(caller, request, from_body=False)
 
     def _realtime(model: RealtimeRequest, caller: Caller) -> bytes:
@@ -293,6 +295,8 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
         caller = reader(request)
         if isinstance(caller, Response):
             return caller
+        if (refused := _timezone_param(request, caller)) is not None:
+            return refused
         q = request.query_params
         body: dict[str, Any] = {k: q[k] for k in ("minutes", "interval", "limit") if k in q}
         try:
@@ -336,6 +340,8 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
         caller = reader(request)
         if isinstance(caller, Response):
             return caller
+        if (refused := _timezone_param(request, caller)) is not None:
+            return refused
         try:
             chart = await run_in_threadpool(_chart, dict(request.query_params), caller)
         except ValidationError as exc:
@@ -358,6 +364,18 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
         Route("/export/charts", export_charts, methods=["GET"]),
         *cohort_routes(server.meta, reader, _object_or_error, _analytics_client),
     ]
+
+
+def _timezone_param(request: Request, caller: Caller) -> Response | None:
+    """A 400 for a ``timezone`` query parameter: queries use the project's, never the caller's."""
+    if "timezone" not in request.query_params:
+        return None
+    message = (
+        f"ranges and buckets use the project's timezone ({caller.project.timezone}); change it "
+        f"with: openpanel-server project update {caller.project.id} --timezone <IANA name>"
+    )
+    field = {"field": "timezone", "type": "extra_forbidden", "message": message}
+    return JSONResponse({"error": "validation", "fields": [field]}, status_code=400)
 
 
 def _safe(value: str) -> str:
