@@ -272,3 +272,40 @@ def test_a_stream_stops_without_leaking_its_worker(how: str) -> None:
     if how == "close":
         assert streams.closed
         assert not streams.acquire("p")  # no new stream after shutdown
+
+
+@pytest.mark.parametrize("failure", ["write", "query"])
+def test_a_failing_write_or_query_ends_the_stream(
+    failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    streams = RealtimeStreams()
+    produced: list[int] = []
+
+    def produce() -> bytes:
+        produced.append(1)
+        if failure == "query":
+            raise RuntimeError("engine down")
+        return b"{}"
+
+    response = StreamResponse(streams, "p", b"{}", produce, 0.01, lambda: True)
+    bodies: list[bytes] = []
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            if failure == "write" and len(bodies) == 2:
+                raise OSError("client went away")  # what ASGI 2.4 servers raise
+            bodies.append(message["body"])
+
+    async def receive() -> Any:
+        await anyio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    anyio.run(response, {"type": "http"}, receive, send)
+    assert streams.open_count("p") == 0
+    if failure == "write":
+        assert len(bodies) == 2
+        assert len(produced) == 2  # the third event was made, and its write failed
+    else:
+        assert produced == [1]
+        assert bodies == [b"event: realtime\ndata: {}\n\n", b""]  # then the end of the body
+        assert "realtime stream of project p stopped" in caplog.text

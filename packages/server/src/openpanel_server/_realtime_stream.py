@@ -199,7 +199,7 @@ class StreamResponse(Response):
                 group.cancel_scope.cancel()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
-            pass  # the client went away while we wrote (ASGI 2.4 servers raise this)
+            pass  # the client went away (raised outside the task group, so not grouped)
         finally:
             streams.release(self._project)
 
@@ -207,11 +207,16 @@ class StreamResponse(Response):
         data = self._first
         streams = self._streams
         while True:
-            await send({"type": "http.response.body", "body": _event(data), "more_body": True})
+            try:
+                await send({"type": "http.response.body", "body": _event(data), "more_body": True})
+            except OSError:
+                return  # the client went away while we wrote (ASGI 2.4 servers raise this)
             await streams.wait(self._interval)
-            if streams.closed or not self._alive():
+            if streams.closed:
                 return
             try:
+                if not self._alive():
+                    return
                 data = await run_in_threadpool(self._produce)
             except Exception:
                 logger.warning(
