@@ -8,6 +8,8 @@ Nothing is copied by hand, so the tables cannot drift from the code. An unknown 
 option the code does not describe, fails the build.
 """
 
+# pyright: reportPrivateUsage=false
+# (the command-line reference reads argparse's parser structure, which argparse keeps private)
 from __future__ import annotations
 
 import argparse
@@ -15,11 +17,11 @@ import dataclasses
 import html
 import inspect
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from griffe import Docstring, DocstringSectionKind
+from griffe import Docstring, DocstringSectionAttributes, DocstringSectionParameters
 from mkdocs.exceptions import PluginError
 
 MARKER = re.compile(r"^<!-- reference: ([a-z0-9-]+) -->$", re.MULTILINE)
@@ -76,12 +78,21 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
-def _described(obj: Any, kind: DocstringSectionKind) -> dict[str, str]:
-    """Name -> description from the Google-style ``Args:`` or ``Attributes:`` of ``obj``."""
+_SECTIONS: dict[str, type[DocstringSectionParameters | DocstringSectionAttributes]] = {
+    "parameters": DocstringSectionParameters,
+    "attributes": DocstringSectionAttributes,
+}
+
+
+def _described(obj: object, kind: str) -> dict[str, str]:
+    """Name -> description from a Google-style section of ``obj``'s docstring.
+
+    ``kind`` is ``"parameters"`` (``Args:``) or ``"attributes"`` (``Attributes:``).
+    """
     doc = Docstring(inspect.getdoc(obj) or "", parser="google")
     found: dict[str, str] = {}
     for section in doc.parse(warnings=False):
-        if section.kind is kind:
+        if isinstance(section, _SECTIONS[kind]):
             for item in section.value:
                 found[item.name.lstrip("*")] = item.description
     return found
@@ -96,13 +107,13 @@ def _default(field: dataclasses.Field[Any]) -> str:
         return "required"
     if isinstance(value, Path):
         return _code(str(value))
-    if isinstance(value, (dict, type({}.items()))) or type(value).__name__ == "mappingproxy":
-        return _code(dict(value))  # pyright: ignore[reportUnknownArgumentType, reportArgumentType]
+    if isinstance(value, Mapping):
+        return _code(dict(cast("Mapping[str, Any]", value)))
     return _code(repr(value))
 
 
 def _dataclass_rows(cls: type, name: Callable[[str], str]) -> list[list[str]]:
-    described = _described(cls, DocstringSectionKind.attributes)
+    described = _described(cls, "attributes")
     rows: list[list[str]] = []
     for f in dataclasses.fields(cls):
         if f.name not in described:
@@ -120,9 +131,9 @@ def _server_parser() -> argparse.ArgumentParser:
     return build_parser()
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any] | None:  # pyright: ignore[reportPrivateUsage]
-    for action in parser._actions:  # pyright: ignore[reportPrivateUsage]
-        if isinstance(action, argparse._SubParsersAction):  # pyright: ignore[reportPrivateUsage]
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any] | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             return action  # pyright: ignore[reportUnknownVariableType]
     return None
 
@@ -133,7 +144,7 @@ def _commands(
     sub = _subparsers(parser)
     if sub is None:
         return
-    helps = {a.dest: a.help or "" for a in sub._choices_actions}  # pyright: ignore[reportPrivateUsage]
+    helps = {a.dest: a.help or "" for a in sub._choices_actions}
     for name, child in sub.choices.items():
         yield (*path, name), child, helps.get(name, "")
         yield from _commands(child, (*path, name))
@@ -141,13 +152,14 @@ def _commands(
 
 def _option_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
     rows: list[list[str]] = []
-    for action in parser._actions:  # pyright: ignore[reportPrivateUsage]
-        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):  # pyright: ignore[reportPrivateUsage]
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
             continue
         if action.option_strings:
             names = ", ".join(action.option_strings)
             if action.nargs != 0:
-                names += " " + (action.metavar or action.dest.upper())  # type: ignore[operator]
+                metavar = action.metavar
+                names += " " + (metavar if isinstance(metavar, str) else action.dest.upper())
         else:
             names = str(action.metavar or action.dest)
         notes: list[str] = []
@@ -159,7 +171,7 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
             notes.append(f"default {_code(action.default)}")
         if action.required and action.option_strings:
             notes.append("required")
-        append = isinstance(action, argparse._AppendAction)  # pyright: ignore[reportPrivateUsage]
+        append = isinstance(action, argparse._AppendAction)
         if append and "repeatable" not in (action.help or ""):
             notes.append("repeatable")
         rows.append([_code(names), "; ".join(notes)])
@@ -191,11 +203,11 @@ def server_settings() -> str:
 
     parser = _server_parser()
     flags: dict[str, str] = {}
-    for action in parser._actions:  # pyright: ignore[reportPrivateUsage]
+    for action in parser._actions:
         flags.update({action.dest: action.option_strings[0]} if action.option_strings else {})
     for path, child, _ in _commands(parser):
         if path == ("serve",):
-            for action in child._actions:  # pyright: ignore[reportPrivateUsage]
+            for action in child._actions:
                 if action.option_strings:
                     flags[action.dest] = action.option_strings[0]
     rows: list[list[str]] = []
@@ -217,7 +229,7 @@ def core_options() -> str:
     from openpanel_core import OpenPanel
     from openpanel_core._base import ClientCore
 
-    described = _described(ClientCore, DocstringSectionKind.parameters)
+    described = _described(ClientCore, "parameters")
     client_params = inspect.signature(OpenPanel.__init__).parameters
     rows: list[list[str]] = []
     for name, param in inspect.signature(ClientCore.__init__).parameters.items():
@@ -236,7 +248,7 @@ def core_options() -> str:
     extra = [n for n in client_params if n not in ("self", "args", "kwargs", "options")]
     extra = [n for n in extra if n not in inspect.signature(ClientCore.__init__).parameters]
     if extra:
-        doc = _described(OpenPanel, DocstringSectionKind.parameters)
+        doc = _described(OpenPanel, "parameters")
         for name in extra:
             param = client_params[name]
             default = "required" if param.default is param.empty else _code(repr(param.default))
@@ -301,9 +313,9 @@ def flask_extra() -> str:
 
 
 def _init_rows(cls: type, skip: Sequence[str]) -> list[list[str]]:
-    described = _described(cls, DocstringSectionKind.parameters)
+    described = _described(cls, "parameters")
     rows: list[list[str]] = []
-    for name, param in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
+    for name, param in inspect.signature(cls.__init__).parameters.items():
         if name in ("self", *skip):
             continue
         if param.kind is param.VAR_KEYWORD:
