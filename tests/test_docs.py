@@ -384,6 +384,7 @@ client = app.test_client()
 environ = {"REMOTE_ADDR": IP, "HTTP_USER_AGENT": BROWSER["user-agent"]}
 page = client.get("/", environ_base=environ)
 assert page.status_code == 200 and "/_op/op.js" in page.text, page.text
+assert '"trackLocalhost":true' in page.text
 proxied = client.post("/_op/track", data=PAGE_EVENT, headers=BROWSER, environ_base=environ)
 assert proxied.status_code == 200, proxied.text
 assert client.post("/signup", environ_base=environ).status_code == 201
@@ -400,6 +401,7 @@ import openpanel_django
 client = Client(REMOTE_ADDR=IP, HTTP_USER_AGENT=BROWSER["user-agent"])
 page = client.get("/")
 assert page.status_code == 200 and "/_op/op.js" in page.content.decode(), page.content
+assert '"trackLocalhost":true' in page.content.decode()
 proxied = client.post("/_op/track", data=PAGE_EVENT, content_type="application/json",
     HTTP_ORIGIN=BROWSER["origin"])
 assert proxied.status_code == 200, proxied.content
@@ -412,6 +414,7 @@ from examples.docs.fastapi_quickstart import app
 with TestClient(app, client=(IP, 50000), headers={"user-agent": BROWSER["user-agent"]}) as client:
     page = client.get("/")
     assert page.status_code == 200 and "/_op/op.js" in page.text, page.text
+    assert '"trackLocalhost":true' in page.text
     proxied = client.post("/_op/track", content=PAGE_EVENT, headers=BROWSER)
     assert proxied.status_code == 200, proxied.text
     assert client.post("/signup").status_code == 201
@@ -423,6 +426,7 @@ from examples.docs.starlette_quickstart import app
 with TestClient(app, client=(IP, 50000), headers={"user-agent": BROWSER["user-agent"]}) as client:
     page = client.get("/")
     assert page.status_code == 200 and "/_op/op.js" in page.text, page.text
+    assert '"trackLocalhost":true' in page.text
     proxied = client.post("/_op/track", content=PAGE_EVENT, headers=BROWSER)
     assert proxied.status_code == 200, proxied.text
 """,

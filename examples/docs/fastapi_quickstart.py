@@ -29,7 +29,10 @@ async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
 
 app = FastAPI(lifespan=lifespan)
 # The middleware takes the client id and API URL from the client you hand it.
-app.add_middleware(OpenPanelMiddleware, client=op, track_requests=True)
+# browser: the script ignores pages on localhost unless asked (on while you try this locally).
+app.add_middleware(
+    OpenPanelMiddleware, client=op, track_requests=True, browser={"trackLocalhost": True}
+)
 # --8<-- [end:setup]
 
 

@@ -17,6 +17,8 @@ app = Flask(__name__)
 app.config["OPENPANEL_CLIENT_ID"] = os.environ["OPENPANEL_CLIENT_ID"]
 app.config["OPENPANEL_CLIENT_SECRET"] = os.environ["OPENPANEL_CLIENT_SECRET"]  # server-side only
 app.config["OPENPANEL_API_URL"] = os.environ.get("OPENPANEL_API_URL", "https://api.openpanel.dev")
+# The browser script ignores pages on localhost unless asked: on while you try this locally.
+app.config["OPENPANEL_BROWSER"] = {"trackLocalhost": True}
 openpanel = OpenPanel(app)
 # --8<-- [end:setup]
 

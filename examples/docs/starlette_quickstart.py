@@ -19,5 +19,7 @@ async def home(request: Request) -> HTMLResponse:
 # and OPENPANEL_API_URL; the middleware flushes its client at lifespan shutdown.
 app = Starlette(
     routes=[Route("/", home)],
-    middleware=[Middleware(OpenPanelMiddleware, track_requests=True)],
+    middleware=[
+        Middleware(OpenPanelMiddleware, track_requests=True, browser={"trackLocalhost": True})
+    ],
 )

@@ -42,6 +42,8 @@ OPENPANEL: dict[str, object] = {
     "client_id": os.environ["OPENPANEL_CLIENT_ID"],
     "client_secret": os.environ["OPENPANEL_CLIENT_SECRET"],  # never sent to browsers
     "api_url": os.environ.get("OPENPANEL_API_URL", "https://api.openpanel.dev"),
+    # The browser script ignores pages on localhost unless asked: on while developing.
+    "browser": {"trackLocalhost": DEBUG},
 }
 # --8<-- [end:openpanel]
 
