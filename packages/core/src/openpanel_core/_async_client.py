@@ -175,7 +175,7 @@ class AsyncOpenPanel(ClientCore):
                             await asyncio.wait_for(sem.acquire(), 0.1)
                             break
                         except asyncio.TimeoutError:
-                            self.update_byte_bound()
+                            self._update_byte_bound()
                     task = asyncio.get_running_loop().create_task(self._deliver(job, sem))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)

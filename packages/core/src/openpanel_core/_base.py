@@ -593,7 +593,7 @@ class ClientCore:
                 size += len(item.body)
             if job:
                 yield self._finish_job(job, size, len(q))
-        self.update_byte_bound()
+        self._update_byte_bound()
 
     def _finish_job(self, job: list[Outgoing], size: int, backlog: int) -> list[Outgoing]:
         mean = size / len(job)
@@ -603,12 +603,12 @@ class ClientCore:
             self._avg_item_bytes, self._avg_seeded = mean, True
         with self._lock:
             self._bytes_in_flight += size
-        self.update_byte_bound()
+        self._update_byte_bound()
         if self.spool is not None:
             self.spool.add(job)
         return job
 
-    def update_byte_bound(self) -> None:
+    def _update_byte_bound(self) -> None:
         """Recompute how many calls may wait, from ``max_queue_bytes``.
 
         The room left by the encoded bytes of events taken but not settled, divided by the
@@ -623,7 +623,7 @@ class ClientCore:
         n = sum(len(i.body) for i in items)
         with self._lock:
             self._bytes_in_flight -= n
-        self.update_byte_bound()
+        self._update_byte_bound()
 
     def _encode(self, raw: RawItem) -> Outgoing | None:
         result = call_reporting("encode", self.encoder.encode, raw, expected=EventValidationError)

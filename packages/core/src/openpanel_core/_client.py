@@ -244,7 +244,7 @@ class OpenPanel(ClientCore):
                 self._jobs.put(job, timeout=0.1)
                 return
             except queue.Full:
-                self.update_byte_bound()  # the queue keeps growing while we wait
+                self._update_byte_bound()  # the queue keeps growing while we wait
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     self._failed_for_now(job)
                     return
