@@ -39,6 +39,27 @@ class AsyncOpenPanel(ClientCore):
 
     Takes every option of :class:`OpenPanel`; ``transport`` is an :class:`AsyncTransport`
     (default :class:`AsyncHttpxTransport`).
+
+    Args:
+        client_id: The project's client id (env ``OPENPANEL_CLIENT_ID``); required unless
+            the client is disabled.
+        client_secret: The client secret, for server-side callers (env
+            ``OPENPANEL_CLIENT_SECRET``). Never logged, never sent to a browser.
+        transport: What sends the requests: an :class:`AsyncTransport`, an object with
+            ``async send(Request) -> Response`` and ``async aclose()``. Default
+            :class:`AsyncHttpxTransport`.
+        **options: The client's other keyword options, the keys of :class:`ClientOptions`:
+            where to send (``api_url``), switches (``disabled``, ``sync_mode``, ``debug``),
+            hooks (``before_send``, ``on_error``), ``global_properties``, batching, queue and
+            retry limits (``flush_at``, ``max_queue_size``, ``max_retries``, ...), the durable
+            spool (``persist_path``), device and session (``device_id``,
+            ``session_timeout``) and ``shutdown_timeout``. :class:`ClientOptions` describes
+            each one.
+
+    Raises:
+        ConfigurationError: No ``client_id`` (and not disabled), or an invalid option
+            (``api_url`` not http(s), a size limit below 1, a non-positive ``timeout`` or
+            ``flush_interval``). The only error the client raises; its calls never do.
     """
 
     def __init__(
@@ -99,7 +120,16 @@ class AsyncOpenPanel(ClientCore):
         return bool(self._queue) or self._n_in_flight > 0 or bool(self._recovered)
 
     async def flush(self, timeout: float | None = 10.0) -> bool:
-        """Send everything queued now; wait until settled or ``timeout`` passed."""
+        """Send everything queued now; wait until settled or ``timeout`` passed.
+
+        Must be awaited on the loop the client sends from (the one of its first call).
+
+        Args:
+            timeout: Seconds to wait at most; None waits until everything is settled.
+
+        Returns:
+            True when nothing is left queued or in flight.
+        """
         with suppress_internal_errors("flush"):
             if self.disabled:
                 return True
@@ -116,7 +146,16 @@ class AsyncOpenPanel(ClientCore):
         return not self._pending()
 
     async def shutdown(self, timeout: float | None = 10.0) -> bool:
-        """Flush within ``timeout``, then stop the sender and close the transport."""
+        """Flush within ``timeout``, then stop the sender and close the transport.
+
+        Events tracked afterwards are ignored. Safe to call more than once.
+
+        Args:
+            timeout: Seconds the final flush may take; None waits until everything is settled.
+
+        Returns:
+            True when everything queued was settled before the deadline.
+        """
         if self._closed:
             return not self._pending()
         done = await self.flush(timeout)

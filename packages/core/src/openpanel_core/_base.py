@@ -286,7 +286,19 @@ class ClientCore:
         avatar: str | None = None,
         properties: Mapping[str, Any] | None = None,
     ) -> None:
-        """Create or update the profile ``profile_id`` (unset fields are left out)."""
+        """Create or update the profile ``profile_id`` (unset fields are left out).
+
+        Never raises: an invalid ``profile_id`` is refused, counted in :attr:`stats` and
+        reported to ``on_error``.
+
+        Args:
+            profile_id: The user: a non-empty string or an int.
+            first_name: The profile's first name.
+            last_name: The profile's last name.
+            email: The profile's email address.
+            avatar: URL of the profile's picture.
+            properties: JSON-serialisable profile properties (global properties are added).
+        """
         payload: dict[str, Any] = {"profileId": profile_id}
         if first_name is not None:
             payload["firstName"] = first_name
@@ -303,11 +315,27 @@ class ClientCore:
         self._put("identify", payload)
 
     def increment(self, profile_id: str | int, property: str, value: float = 1) -> None:
-        """Add ``value`` (positive) to the numeric profile property ``property``."""
+        """Add ``value`` (positive) to the numeric profile property ``property``.
+
+        Never raises: invalid arguments are refused, counted and reported to ``on_error``.
+
+        Args:
+            profile_id: The user: a non-empty string or an int.
+            property: Name of the numeric profile property.
+            value: A positive number to add.
+        """
         self._adjust("increment", profile_id, property, value)
 
     def decrement(self, profile_id: str | int, property: str, value: float = 1) -> None:
-        """Subtract ``value`` (positive) from the numeric profile property ``property``."""
+        """Subtract ``value`` (positive) from the numeric profile property ``property``.
+
+        Never raises: invalid arguments are refused, counted and reported to ``on_error``.
+
+        Args:
+            profile_id: The user: a non-empty string or an int.
+            property: Name of the numeric profile property.
+            value: A positive number to subtract.
+        """
         self._adjust("decrement", profile_id, property, value)
 
     def revenue(
@@ -322,6 +350,16 @@ class ClientCore:
         """Track a ``revenue`` event of ``amount_cents`` (a non-negative integer, in cents).
 
         Revenue needs the client secret unless the project allows unsafe revenue tracking.
+        Never raises: an invalid amount is refused, counted and reported to ``on_error``.
+
+        Args:
+            amount_cents: The amount, a non-negative integer of cents (sent as the
+                ``__revenue`` property).
+            properties: JSON-serialisable properties of the event.
+            profile_id: The user; defaults to the request context's profile.
+            device_id: Sent as ``__deviceId`` (overrides the server-derived device).
+            timestamp: When it happened (aware ``datetime``, epoch seconds or ISO string);
+                defaults to now.
         """
         if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 0:
             self._invalid(
@@ -345,7 +383,17 @@ class ClientCore:
         name: str,
         properties: Mapping[str, Any] | None = None,
     ) -> None:
-        """Create or update a group."""
+        """Create or update a group.
+
+        Never raises: an empty ``id``, ``type`` or ``name`` is refused, counted and reported
+        to ``on_error``.
+
+        Args:
+            id: The group's id (a non-empty string), as used in ``groups=``.
+            type: The kind of group, such as ``"company"`` or ``"team"``.
+            name: The group's display name.
+            properties: JSON-serialisable group properties.
+        """
         for field_name, value in (("id", id), ("type", type), ("name", name)):
             if not isinstance(value, str) or not value:
                 self._invalid(
@@ -360,7 +408,15 @@ class ClientCore:
         self._put("group", payload)
 
     def set_group(self, group_id: str, *, profile_id: str | int | None = None) -> None:
-        """Add one group to this client's groups and assign it to the profile."""
+        """Add one group to this client's groups and assign it to the profile.
+
+        The same as ``set_groups([group_id], profile_id=profile_id)``.
+
+        Args:
+            group_id: The group's id (a non-empty string).
+            profile_id: The profile to assign the group to; without one the server assigns it
+                to the device.
+        """
         self.set_groups([group_id], profile_id=profile_id)
 
     def set_groups(self, group_ids: Sequence[str], *, profile_id: str | int | None = None) -> None:
@@ -371,6 +427,11 @@ class ClientCore:
 
         Client-level groups suit single-user processes (CLIs, workers). In a web app, pass
         ``groups=`` per call or to ``client.context(...)`` instead.
+
+        Args:
+            group_ids: The groups' ids (non-empty strings; others are left out).
+            profile_id: The profile to assign the groups to; without one the server assigns
+                them to the device.
         """
         ids = [g for g in group_ids if isinstance(g, str) and g]
         if not ids:
@@ -385,7 +446,11 @@ class ClientCore:
         self._put("assign_group", payload)
 
     def set_global_properties(self, properties: Mapping[str, Any]) -> None:
-        """Merge properties into those sent with every ``track`` and ``identify``."""
+        """Merge properties into those sent with every ``track`` and ``identify``.
+
+        Args:
+            properties: Properties to add; a key already set is replaced.
+        """
         self._global_properties = {**self._global_properties, **properties}
 
     def clear(self) -> None:
@@ -411,6 +476,19 @@ class ClientCore:
 
             with client.context(ip=request_ip, user_agent=ua, profile_id=user.id):
                 client.track("checkout_started")
+
+        Args:
+            ip: The end user's IP address (sent as ``openpanel-client-ip``, so the server
+                geolocates the user, not your server).
+            user_agent: The end user's user agent (sent as ``user-agent``).
+            device_id: An explicit device id (sent as ``properties.__deviceId``).
+            profile_id: The signed-in user, the default ``profile_id`` of calls in the scope.
+            groups: Group ids added to every event in the scope.
+            properties: Properties added to every event in the scope (a call's own win).
+
+        Returns:
+            A context manager; entering it yields the :class:`RequestContext` in effect
+            (merged over an enclosing one).
         """
         return request_context(
             ip=ip,

@@ -70,9 +70,27 @@ class OpenPanel(ClientCore):
     as a context manager, or call :meth:`shutdown` (also run at interpreter exit within
     ``shutdown_timeout``). Safe across ``os.fork()``: a child process starts its own sender.
 
-    Every option of :class:`ClientCore` applies, plus ``transport``: an object with
-    ``send(Request) -> Response`` and ``close()`` (default :class:`HttpxTransport`; use
-    :class:`RequestsTransport` for apps standardised on requests).
+    Args:
+        client_id: The project's client id (env ``OPENPANEL_CLIENT_ID``); required unless
+            the client is disabled.
+        client_secret: The client secret, for server-side callers (env
+            ``OPENPANEL_CLIENT_SECRET``). Never logged, never sent to a browser.
+        transport: What sends the requests: a :class:`Transport`, an object with
+            ``send(Request) -> Response`` and ``close()``. Default :class:`HttpxTransport`; use
+            :class:`RequestsTransport` for apps standardised on requests.
+            (:class:`AsyncOpenPanel` takes an :class:`AsyncTransport`.)
+        **options: The client's other keyword options, the keys of :class:`ClientOptions`:
+            where to send (``api_url``), switches (``disabled``, ``sync_mode``, ``debug``),
+            hooks (``before_send``, ``on_error``), ``global_properties``, batching, queue and
+            retry limits (``flush_at``, ``max_queue_size``, ``max_retries``, ...), the durable
+            spool (``persist_path``), device and session (``device_id``,
+            ``session_timeout``) and ``shutdown_timeout``. :class:`ClientOptions` describes
+            each one.
+
+    Raises:
+        ConfigurationError: No ``client_id`` (and not disabled), or an invalid option
+            (``api_url`` not http(s), a size limit below 1, a non-positive ``timeout`` or
+            ``flush_interval``). The only error the client raises; its calls never do.
     """
 
     def __init__(
@@ -130,6 +148,9 @@ class OpenPanel(ClientCore):
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Send everything queued now; wait until it is settled or ``timeout`` passed.
 
+        Args:
+            timeout: Seconds to wait at most; None waits until everything is settled.
+
         Returns:
             True when nothing is left queued or in flight.
         """
@@ -156,6 +177,9 @@ class OpenPanel(ClientCore):
         """Flush within ``timeout``, then stop the threads and close the transport.
 
         Events tracked afterwards are ignored. Safe to call more than once.
+
+        Args:
+            timeout: Seconds the final flush may take; None waits until everything is settled.
 
         Returns:
             True when everything queued was settled before the deadline.

@@ -42,7 +42,16 @@ class RequestContext:
     properties: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
     def merged(self, **changes: Any) -> RequestContext:
-        """A copy with the given non-None fields replaced (groups and properties are added)."""
+        """A copy with the given non-None fields replaced (groups and properties are added).
+
+        Args:
+            **changes: New values by field name (``ip``, ``user_agent``, ``device_id``,
+                ``profile_id``, ``groups``, ``properties``); None or empty keeps the current
+                value.
+
+        Returns:
+            A new context; this one is unchanged.
+        """
         groups = self.groups
         if changes.get("groups"):
             groups = tuple(dict.fromkeys((*self.groups, *changes["groups"])))
@@ -66,7 +75,11 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 
 
 def current_context() -> RequestContext | None:
-    """The context of the current scope, or None outside any."""
+    """The context of the current scope, or None outside any.
+
+    Returns:
+        The :class:`RequestContext` in effect, or None outside every scope.
+    """
     return _current.get()
 
 
@@ -124,6 +137,13 @@ def copy_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
     ``threading.Thread(target=copy_context(work))`` and
     ``executor.submit(copy_context(work))`` see the request context of the caller.
+
+    Args:
+        fn: The callable to run later, in another thread.
+
+    Returns:
+        A callable with ``fn``'s signature that runs ``fn`` in a copy of the caller's
+        context (taken when ``copy_context`` is called, not when the result runs).
     """
     ctx = contextvars.copy_context()
 

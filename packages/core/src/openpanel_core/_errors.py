@@ -42,6 +42,10 @@ class ConfigurationError(OpenPanelError, ValueError):
 class EventValidationError(OpenPanelError, ValueError):
     """An event was refused on the client, before it was queued or sent.
 
+    Args:
+        message: What is wrong with the event.
+        field: The payload field at fault.
+
     Attributes:
         field: The payload field at fault, for example ``"name"``.
     """
@@ -53,6 +57,10 @@ class EventValidationError(OpenPanelError, ValueError):
 
 class QueueFullError(OpenPanelError):
     """Events were dropped because the queue hit its count or byte bound.
+
+    Args:
+        message: What happened.
+        dropped: How many events were dropped since the last report.
 
     Attributes:
         dropped: How many events were dropped since the last report.
@@ -73,6 +81,11 @@ class TransportError(DeliveryError):
 
 class HTTPStatusError(DeliveryError):
     """The server answered with a status that is not a success.
+
+    Args:
+        message: What happened.
+        status_code: The HTTP status code.
+        body: The response body (kept up to 1,000 characters).
 
     Attributes:
         status_code: The HTTP status code.

@@ -21,7 +21,11 @@ __all__ = ["SessionManager", "load_or_create_device_id", "new_device_id"]
 
 
 def new_device_id() -> str:
-    """A random device id (uuid4, 36 characters; OpenPanel allows up to 64)."""
+    """A random device id (uuid4, 36 characters; OpenPanel allows up to 64).
+
+    Returns:
+        A new random device id.
+    """
     return str(uuid.uuid4())
 
 
@@ -30,6 +34,16 @@ def load_or_create_device_id(path: str | os.PathLike[str]) -> str:
 
     The file is written atomically (temporary file + rename) so concurrent first runs agree on
     one id as far as the filesystem allows.
+
+    Args:
+        path: The file that keeps the id (its folder is created when missing). A file whose
+            content is empty or longer than 64 characters is replaced by a new id.
+
+    Returns:
+        The stored device id, or the new one just written.
+
+    Raises:
+        OSError: The file cannot be read or written (permissions, read-only filesystem).
     """
     p = Path(path)
     try:
@@ -73,7 +87,15 @@ class SessionManager:
         self._last = 0.0
 
     def touch(self, now: float | None = None) -> str:
-        """Record activity and return the current session id (a new one after a timeout)."""
+        """Record activity and return the current session id (a new one after a timeout).
+
+        Args:
+            now: The time of the activity, in the clock's unit (seconds); defaults to the
+                clock's current time.
+
+        Returns:
+            The session id in effect after this activity.
+        """
         t = self._clock() if now is None else now
         with self._lock:
             if self._id is None or t - self._last > self.timeout:

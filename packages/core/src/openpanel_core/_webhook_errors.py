@@ -78,6 +78,13 @@ class InvalidTimestampError(WebhookVerificationError):
 class TimestampOutOfToleranceError(WebhookVerificationError):
     """The signed timestamp is further from now than the tolerance allows.
 
+    Args:
+        message: What happened.
+        reason: ``"timestamp_too_old"`` or ``"timestamp_too_new"``.
+        timestamp: The timestamp sent, in Unix seconds.
+        now: The receiver's clock, in Unix seconds.
+        tolerance: The allowed distance in seconds (inclusive).
+
     Attributes:
         reason: ``"timestamp_too_old"`` or ``"timestamp_too_new"``.
         timestamp: The timestamp sent, in Unix seconds.
@@ -127,6 +134,11 @@ class InvalidPayloadError(WebhookVerificationError):
 
 class PayloadTooLargeError(WebhookError):
     """The body exceeds ``max_body_bytes``; it was rejected before any hashing.
+
+    Args:
+        message: What happened.
+        size: The body size in bytes.
+        max_body_bytes: The configured limit.
 
     Attributes:
         size: The body size in bytes.

@@ -21,13 +21,24 @@ __all__ = ["openpanel_client", "openpanel_transport"]
 
 @pytest.fixture
 def openpanel_transport() -> RecordingTransport:
-    """A fresh :class:`~openpanel_core.testing.RecordingTransport`."""
+    """A fresh :class:`~openpanel_core.testing.RecordingTransport`.
+
+    Returns:
+        A transport that answers like a server and records every event.
+    """
     return RecordingTransport()
 
 
 @pytest.fixture
 def openpanel_client(openpanel_transport: RecordingTransport) -> Iterator[OpenPanel]:
-    """An :class:`~openpanel_core.OpenPanel` in ``sync_mode`` recording the transport."""
+    """An :class:`~openpanel_core.OpenPanel` in ``sync_mode`` recording the transport.
+
+    Args:
+        openpanel_transport: The test's recording transport (the fixture above).
+
+    Yields:
+        A client that sends on the calling thread; shut down after the test.
+    """
     client = OpenPanel(
         "00000000-0000-4000-8000-000000000000",
         api_url="http://openpanel.test",

@@ -27,7 +27,11 @@ __all__ = ["main", "protocol_constants", "protocol_schema"]
 
 
 def protocol_constants() -> dict[str, Any]:
-    """The constants a client of the protocol needs (header names, paths, limits)."""
+    """The constants a client of the protocol needs (header names, paths, limits).
+
+    Returns:
+        A JSON-serialisable mapping of constant names to values.
+    """
     return {
         "sdkVersion": c.SDK_VERSION,
         "trackPath": c.TRACK_PATH,
@@ -62,7 +66,11 @@ def _drop_null_defaults(node: Any) -> Any:
 
 
 def protocol_schema() -> dict[str, Any]:
-    """One JSON Schema document with every request and response of the protocol in ``$defs``."""
+    """One JSON Schema document with every request and response of the protocol in ``$defs``.
+
+    Returns:
+        The schema (JSON Schema 2020-12), with the protocol constants under ``x-openpanel``.
+    """
     roots: dict[str, Any] = {
         "TrackRequest": TrackRequest,
         "TrackResponse": TrackResponse,
@@ -84,7 +92,14 @@ def protocol_schema() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print or write the schema."""
+    """Print or write the schema.
+
+    Args:
+        argv: Command-line arguments (``--output FILE``); defaults to ``sys.argv[1:]``.
+
+    Returns:
+        The exit status, 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m openpanel_core.schema", description=__doc__)
     parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     args = parser.parse_args(argv)

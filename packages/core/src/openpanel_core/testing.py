@@ -39,7 +39,16 @@ Handler = Callable[[Request], Response]
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    """One event as the server would have received it."""
+    """One event as the server would have received it.
+
+    Attributes:
+        type: The track type: ``"track"``, ``"identify"``, ``"increment"``, ``"group"``, ...
+        payload: The event's payload, as sent (``name``, ``properties``, ``profileId``, ...).
+        id: The event's idempotency id, when the client sent one.
+        ip: The end user's IP the client forwarded (from the request context).
+        user_agent: The end user's user agent the client forwarded.
+        headers: The request's headers, lower-case names.
+    """
 
     type: str
     payload: dict[str, Any]
@@ -62,7 +71,19 @@ class RecordedEvent:
 
 
 def decode_request(request: Request) -> list[RecordedEvent]:
-    """The events carried by a ``/track`` or ``/track/batch`` request."""
+    """The events carried by a ``/track`` or ``/track/batch`` request.
+
+    Args:
+        request: A request the client sent (gzip-compressed or not).
+
+    Returns:
+        Its events in order: one for ``/track``, each item for ``/track/batch``.
+
+    Raises:
+        ValueError: The body is not JSON (``json.JSONDecodeError``).
+        OSError: The body says it is gzip-compressed but is not (``gzip.BadGzipFile``).
+        KeyError: An event lacks ``type`` or ``payload``.
+    """
     body = request.content
     headers = {k.lower(): v for k, v in request.headers.items()}
     if headers.get("content-encoding") == "gzip":
@@ -93,7 +114,18 @@ def decode_request(request: Request) -> list[RecordedEvent]:
 
 
 def ok_response(request: Request) -> Response:
-    """What an OpenPanel server with the batch extension answers to a valid request."""
+    """What an OpenPanel server with the batch extension answers to a valid request.
+
+    The default ``handler`` of the recording transports; a handler of your own can call it
+    for the requests it does not want to fail.
+
+    Args:
+        request: A ``/track`` or ``/track/batch`` request.
+
+    Returns:
+        A 200 answer: for a batch, one accepted result per event (by id); otherwise the
+        ``{"deviceId", "sessionId"}`` body of ``/track``.
+    """
     if request.url.endswith(BATCH_PATH):
         results = [
             {"id": e.id, "status": 200, "deviceId": "", "sessionId": ""}
@@ -138,7 +170,14 @@ class RecordingTransport(_Recorder):
     """
 
     def send(self, request: Request) -> Response:
-        """Record and answer."""
+        """Record and answer.
+
+        Args:
+            request: The request the client sends.
+
+        Returns:
+            The ``handler``'s answer.
+        """
         return self._record(request)
 
     def close(self) -> None:
@@ -146,10 +185,23 @@ class RecordingTransport(_Recorder):
 
 
 class AsyncRecordingTransport(_Recorder):
-    """The asyncio twin of :class:`RecordingTransport`."""
+    """The asyncio twin of :class:`RecordingTransport`.
+
+    Args:
+        handler: ``(Request) -> Response`` (a plain function); raise
+            :class:`openpanel_core.TransportError` to simulate a network failure. Defaults to
+            a successful OpenPanel answer.
+    """
 
     async def send(self, request: Request) -> Response:
-        """Record and answer."""
+        """Record and answer.
+
+        Args:
+            request: The request the client sends.
+
+        Returns:
+            The ``handler``'s answer.
+        """
         return self._record(request)
 
     async def aclose(self) -> None:

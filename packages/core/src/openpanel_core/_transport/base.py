@@ -11,7 +11,15 @@ __all__ = ["AsyncTransport", "Request", "Response", "Transport"]
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """An HTTP request the client wants sent."""
+    """An HTTP request the client wants sent.
+
+    Attributes:
+        method: The HTTP method (``"POST"``).
+        url: The absolute URL.
+        headers: Request headers (client id and secret, content type and encoding, SDK name).
+        content: The body: JSON, gzip-compressed when ``content-encoding`` says so.
+        timeout: Seconds the whole request may take.
+    """
 
     method: str
     url: str
@@ -22,7 +30,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What came back. ``headers`` keys are lower-case."""
+    """What came back. ``headers`` keys are lower-case.
+
+    Attributes:
+        status_code: The HTTP status code.
+        headers: Response headers, lower-case names.
+        content: The response body.
+    """
 
     status_code: int
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
@@ -39,7 +53,17 @@ class Transport(Protocol):
     """
 
     def send(self, request: Request) -> Response:
-        """Send one request."""
+        """Send one request.
+
+        Args:
+            request: What to send.
+
+        Returns:
+            The server's answer, whatever its status.
+
+        Raises:
+            TransportError: No HTTP answer (connection refused or reset, DNS, timeout).
+        """
         ...
 
     def close(self) -> None:
@@ -52,7 +76,17 @@ class AsyncTransport(Protocol):
     """The asyncio twin of :class:`Transport`, for :class:`openpanel_core.AsyncOpenPanel`."""
 
     async def send(self, request: Request) -> Response:
-        """Send one request."""
+        """Send one request.
+
+        Args:
+            request: What to send.
+
+        Returns:
+            The server's answer, whatever its status.
+
+        Raises:
+            TransportError: No HTTP answer (connection refused or reset, DNS, timeout).
+        """
         ...
 
     async def aclose(self) -> None:

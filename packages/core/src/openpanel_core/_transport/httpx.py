@@ -49,7 +49,17 @@ class HttpxTransport:
         return httpx.Client(limits=_limits(self._max_connections), follow_redirects=False)
 
     def send(self, request: Request) -> Response:
-        """Send one request; network failures become :class:`TransportError`."""
+        """Send one request; network failures become :class:`TransportError`.
+
+        Args:
+            request: What to send.
+
+        Returns:
+            The server's answer, whatever its status (redirects are not followed).
+
+        Raises:
+            TransportError: No HTTP answer (connection refused or reset, DNS, timeout).
+        """
         try:
             return _response(self._client.send(_request(self._client, request)))
         except httpx.HTTPError as exc:
@@ -67,7 +77,12 @@ class HttpxTransport:
 
 
 class AsyncHttpxTransport:
-    """Asyncio httpx transport for :class:`openpanel_core.AsyncOpenPanel`."""
+    """Asyncio httpx transport for :class:`openpanel_core.AsyncOpenPanel`.
+
+    Args:
+        max_connections: Size of the keep-alive pool; match the client's ``max_in_flight``.
+        client: An ``httpx.AsyncClient`` of your own (proxies, certificates, mounts) instead.
+    """
 
     def __init__(
         self, *, max_connections: int = 8, client: httpx.AsyncClient | None = None
@@ -80,7 +95,17 @@ class AsyncHttpxTransport:
         return httpx.AsyncClient(limits=_limits(self._max_connections), follow_redirects=False)
 
     async def send(self, request: Request) -> Response:
-        """Send one request; network failures become :class:`TransportError`."""
+        """Send one request; network failures become :class:`TransportError`.
+
+        Args:
+            request: What to send.
+
+        Returns:
+            The server's answer, whatever its status (redirects are not followed).
+
+        Raises:
+            TransportError: No HTTP answer (connection refused or reset, DNS, timeout).
+        """
         try:
             return _response(await self._client.send(_request(self._client, request)))
         except httpx.HTTPError as exc:

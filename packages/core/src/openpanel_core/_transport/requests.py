@@ -22,6 +22,9 @@ class RequestsTransport:
     Args:
         max_connections: Pool size per host.
         session_factory: Builds a configured ``requests.Session`` (auth, proxies, certificates).
+
+    Raises:
+        ConfigurationError: ``requests`` is not installed.
     """
 
     def __init__(
@@ -62,7 +65,17 @@ class RequestsTransport:
         return existing
 
     def send(self, request: Request) -> Response:
-        """Send one request; network failures become :class:`TransportError`."""
+        """Send one request; network failures become :class:`TransportError`.
+
+        Args:
+            request: What to send.
+
+        Returns:
+            The server's answer, whatever its status (redirects are not followed).
+
+        Raises:
+            TransportError: No HTTP answer (connection refused or reset, DNS, timeout).
+        """
         try:
             r = self._session().request(
                 request.method,
