@@ -8,29 +8,36 @@ closes it at teardown.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from analytics_helpers import COHORTS, RANGE, at, battery, context, context_at, load_dataset
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from openpanel_server._analytics import (
     Analytics,
     AnalyticsClient,
     CohortActivityRequest,
     CohortDefinition,
+    EventNamesRequest,
     Filter,
     FunnelRequest,
     OverviewRequest,
     PathsRequest,
     ProfileListRequest,
+    QueryContext,
     RealtimeRequest,
     RetentionRequest,
     SankeyRequest,
     SessionListRequest,
+    SessionRequest,
     TimeSeriesRequest,
     TopRequest,
     cohort_members,
     cohort_size,
+    event_names,
     funnel,
     in_cohort,
     list_profiles,
@@ -41,6 +48,7 @@ from openpanel_server._analytics import (
     realtime,
     retention,
     sankey,
+    session_detail,
     session_stats,
     time_series,
     top_values,
@@ -615,6 +623,177 @@ def test_profiles(results: dict[str, Any], client: AnalyticsClient) -> None:
     )
     ghost = profile_detail(client, ctx, "ghost")
     assert (ghost.metrics.events, ghost.metrics.first_seen, ghost.events) == (0, None, [])
+
+
+def test_profiles_in_a_range_and_with_filters(client: AnalyticsClient) -> None:
+    ctx = context()
+
+    def ids(ctx: Any = ctx, **payload: Any) -> tuple[int, list[str]]:
+        result = list_profiles(client, ProfileListRequest.model_validate(payload), ctx)
+        return result.total, [p.id for p in result.profiles]
+
+    def day(text: str) -> dict[str, str]:
+        return {"range": "custom", "startDate": text, "endDate": text}
+
+    # Profiles with an event of their own in the range: u1 (s1 Mon, s4 Wed), u2 (s3 Tue and
+    # the server event Wed). d2 and d4 have events but no stored profile.
+    assert ids(**RANGE) == (2, ["u2", "u1"])
+    assert ids(**day("2026-03-02")) == (1, ["u1"])
+    assert ids(**day("2026-03-03")) == (1, ["u2"])
+    assert ids(**day("2026-03-04")) == (2, ["u2", "u1"])
+    assert ids(range="today") == (0, [])  # Thursday: nobody yet
+    assert ids(range="7d") == (2, ["u2", "u1"])
+    # The project timezone: Tuesday in New York is Tue 05:00 to Wed 05:00 UTC (s3 only), and
+    # Monday in Tokyo (Sun 15:00 to Mon 15:00 UTC) holds s1's 10:00 visit.
+    assert ids(context("America/New_York"), **day("2026-03-03")) == (1, ["u2"])
+    assert ids(context("America/New_York"), **day("2026-03-01")) == (0, [])
+    assert ids(context("Asia/Tokyo"), **day("2026-03-02")) == (1, ["u1"])
+
+    def only(name: str, op: str, *values: str) -> list[dict[str, Any]]:
+        return [{"name": name, "operator": op, "value": list(values)}]
+
+    # Filters alone look at all time; with a range, at the range.
+    assert ids(filters=only("name", "is", "purchase")) == (1, ["u1"])
+    assert ids(filters=only("country", "is", "FR")) == (1, ["u2"])
+    assert ids(filters=only("properties.plan", "is", "free", "pro")) == (2, ["u2", "u1"])
+    assert ids(filters=only("name", "is", "invoice_paid"), **day("2026-03-03")) == (0, [])
+    assert ids(filters=only("name", "is", "invoice_paid"), **day("2026-03-04")) == (1, ["u2"])
+    assert ids(filters=only("path", "regex", "^/check")) == (1, ["u1"])
+    assert ids(filters=[in_cohort("buyers").model_dump()]) == (1, ["u1"])
+    both = only("name", "is", "signup") + only("browser", "is", "Firefox")
+    assert ids(filters=both) == (1, ["u2"])  # one event matching every filter
+    # Combined with search, the external flag and paging.
+    assert ids(search="ann", **day("2026-03-03")) == (0, [])
+    assert ids(isExternal=False, **RANGE) == (1, ["u2"])
+    assert ids(page=2, limit=1, **RANGE) == (2, ["u1"])
+    # Another project's event of "u1" never counts.
+    assert ids(**day("2026-03-03"), filters=only("country", "is", "DE")) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"startDate": "2026-03-02"}, "startDate"),
+        ({"range": "custom", "startDate": "2026-03-02"}, "endDate"),
+        ({"range": "week"}, "range"),
+        ({"filters": [{"name": "nope", "operator": "is", "value": ["x"]}]}, "filters"),
+    ],
+)
+def test_profile_list_range_errors_name_the_field(payload: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ProfileListRequest.model_validate(payload)
+    # A field validated from its default is located by its Python name (the API renames it).
+    assert to_camel(str(caught.value.errors()[0]["loc"][0])) == field
+
+
+def test_profile_list_range_order_and_regex_are_checked(client: AnalyticsClient) -> None:
+    backwards = {"range": "custom", "startDate": "2026-03-04", "endDate": "2026-03-02"}
+    with pytest.raises(ValidationError) as caught:
+        list_profiles(client, ProfileListRequest.model_validate(backwards), context())
+    assert caught.value.errors()[0]["loc"] == ("endDate",)
+    bad = {"filters": [{"name": "path", "operator": "regex", "value": ["(unclosed"]}]}
+    with pytest.raises(ValidationError) as caught:
+        list_profiles(client, ProfileListRequest.model_validate(bad), context())
+    assert caught.value.errors()[0]["loc"] == ("filters", 0, "value", 0)
+
+
+def test_session_by_id_with_its_events_in_order(client: AnalyticsClient) -> None:
+    ctx = context()
+    s1 = session_detail(client, SessionRequest(session_id="s1"), ctx)
+    assert s1.session is not None  # the final version of the replaced row
+    assert (s1.session.id, s1.session.screen_view_count, s1.session.duration) == (
+        "s1",
+        3,
+        240_000,
+    )
+    assert (s1.session.entry_path, s1.session.exit_path, s1.session.is_bounce) == (
+        "/home",
+        "/checkout",
+        False,
+    )
+    assert [(e.id, e.name, e.path) for e in s1.events] == [
+        ("s1-00", "session_start", "/home"),
+        ("s1-01", "screen_view", "/home"),
+        ("s1-02", "screen_view", "/pricing"),
+        ("s1-03", "signup", "/pricing"),
+        ("s1-04", "screen_view", "/checkout"),
+        ("s1-05", "purchase", "/checkout"),
+        ("s1-06", "session_end", "/checkout"),
+    ]
+    assert s1.events[3].properties == {"plan": "pro", "price": "10"}
+    assert s1.more_events is False
+    first = session_detail(
+        client, SessionRequest.model_validate({"sessionId": "s1", "eventsLimit": 2}), ctx
+    )
+    assert ([e.id for e in first.events], first.more_events) == (["s1-00", "s1-01"], True)
+    # Any age: s0 (Feb 20) opens two years later, when no preset range reaches it.
+    later = context_at(datetime(2028, 3, 1, tzinfo=timezone.utc))
+    s0 = session_detail(client, SessionRequest(session_id="s0"), later)
+    assert s0.session is not None and s0.session.created_at == "2026-02-20T11:59:59.900Z"
+    assert [e.name for e in s0.events] == ["session_start", "screen_view", "session_end"]
+    # Unknown, and another project's session: nothing.
+    ghost = session_detail(client, SessionRequest(session_id="ghost"), ctx)
+    assert (ghost.session, ghost.events, ghost.more_events) == (None, [], False)
+    other = session_detail(client, SessionRequest(session_id="x1"), ctx)
+    assert (other.session, other.events) == (None, [])
+    there = session_detail(client, SessionRequest(session_id="x1"), QueryContext("other"))
+    assert (there.session, [e.id for e in there.events]) == (None, ["oth-01"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "sessionId"),
+        ({"sessionId": ""}, "sessionId"),
+        ({"sessionId": "s", "eventsLimit": 0}, "eventsLimit"),
+    ],
+)
+def test_session_request_errors_name_the_field(payload: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SessionRequest.model_validate(payload)
+    assert caught.value.errors()[0]["loc"] == (field,)
+
+
+def test_event_names_with_counts(client: AnalyticsClient) -> None:
+    def names(ctx: Any = None, **payload: Any) -> tuple[list[tuple[str, int]], bool]:
+        request = EventNamesRequest.model_validate(payload)
+        result = event_names(client, request, ctx or context())
+        return [(n.name, n.count) for n in result.names], result.more
+
+    # All time: 7 sessions (14 views), 2 signups, 2 purchases, the server event.
+    assert names() == (
+        [
+            ("screen_view", 14),
+            ("session_end", 7),
+            ("session_start", 7),
+            ("purchase", 2),
+            ("signup", 2),
+            ("invoice_paid", 1),
+        ],
+        False,
+    )
+    # Mon..Wed: without s0 (Feb 20) and s6 (Sun 1 March).
+    assert names(**RANGE)[0] == [
+        ("screen_view", 12),
+        ("session_end", 5),
+        ("session_start", 5),
+        ("purchase", 2),
+        ("signup", 2),
+        ("invoice_paid", 1),
+    ]
+    # Mon..Wed in Tokyo starts Sunday 15:00 UTC: s6 (Sunday 20:00 UTC) is in.
+    assert names(context("Asia/Tokyo"), **RANGE)[0][:3] == [
+        ("screen_view", 13),
+        ("session_end", 6),
+        ("session_start", 6),
+    ]
+    assert names(limit=2) == ([("screen_view", 14), ("session_end", 7)], True)
+    assert names(limit=6)[1] is False
+    assert names(range="today") == ([], False)
+    assert names(QueryContext("other")) == ([("screen_view", 1)], False)
+    with pytest.raises(ValidationError) as caught:
+        EventNamesRequest.model_validate({"limit": 0})
+    assert caught.value.errors()[0]["loc"] == ("limit",)
 
 
 def test_realtime(results: dict[str, Any], client: AnalyticsClient) -> None:

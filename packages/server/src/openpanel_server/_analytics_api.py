@@ -15,6 +15,10 @@ name their ids; an unknown id is a 400 naming the filter value. Each query first
 acknowledged events from the write-ahead log to the store (as ``/export/events`` does), then
 runs in a worker thread, never on the event loop.
 
+``GET /api/me`` answers who is calling (same credentials): ``{"clientId", "clientType",
+"projectId", "projectName", "timezone"}``, so a page can offer root-only actions (saving
+cohorts, redelivering webhooks) only to a ``root`` client.
+
 Also here: ``GET /api/analytics/realtime/stream`` (server-sent events of the ``realtime``
 query, see :mod:`openpanel_server._realtime_stream`), the ``/api/cohorts`` routes (see
 :mod:`openpanel_server._cohort_api`) and OpenPanel's ``GET /export/charts`` (see
@@ -39,6 +43,7 @@ from openpanel_server._analytics import (
     AnalyticsClient,
     CohortActivityRequest,
     CohortDefinition,
+    EventNamesRequest,
     ExportRequest,
     ExportStream,
     FunnelRequest,
@@ -50,6 +55,7 @@ from openpanel_server._analytics import (
     RetentionRequest,
     SankeyRequest,
     SessionListRequest,
+    SessionRequest,
     TimeSeriesRequest,
     TopRequest,
 )
@@ -124,10 +130,12 @@ QUERIES: dict[str, tuple[type[BaseModel], Runner]] = {
     "paths": (PathsRequest, Analytics.paths),
     "sankey": (SankeyRequest, Analytics.sankey),
     "sessions": (SessionListRequest, Analytics.sessions),
+    "session": (SessionRequest, Analytics.session),
     "session_stats": (SessionListRequest, Analytics.session_stats),
     "profiles": (ProfileListRequest, Analytics.profiles),
     "profile": (ProfileRequest, _profile),
     "realtime": (RealtimeRequest, Analytics.realtime),
+    "event_names": (EventNamesRequest, Analytics.event_names),
 }
 """Query name (the ``{query}`` of the route) to its request model and runner."""
 
@@ -215,8 +223,8 @@ class ExportResponse(StreamingResponse):
 def analytics_routes(server: Server, reader: Reader) -> list[Route]:
     """The analytics routes of ``server``, authenticated by ``reader`` (as ``/export`` is).
 
-    Besides ``/api/analytics/{query}`` and ``/export/analytics``: the realtime event stream,
-    ``/api/cohorts`` and ``/export/charts``.
+    Besides ``/api/analytics/{query}`` and ``/export/analytics``: ``/api/me``, the realtime
+    event stream, ``/api/cohorts`` and ``/export/charts``.
     """
     analytics = Analytics(server.store)
     streams = RealtimeStreams()
@@ -348,6 +356,22 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
             return _validation(exc)
         return JSONResponse(chart)
 
+    async def me(request: Request) -> Response:
+        caller = reader(request)
+        if isinstance(caller, Response):
+            return caller
+        project = caller.project
+        return JSONResponse(
+            {
+                "clientId": caller.client.id,
+                "clientType": caller.client.type,
+                "projectId": project.id,
+                "projectName": project.name,
+                "timezone": project.timezone,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
     def _analytics_client() -> AnalyticsClient:
         return analytics.client
 
@@ -358,6 +382,7 @@ def analytics_routes(server: Server, reader: Reader) -> list[Route]:
             return _body_error(exc)
 
     return [
+        Route("/api/me", me, methods=["GET"]),
         Route("/api/analytics/realtime/stream", realtime_stream, methods=["GET"]),
         Route("/api/analytics/{query}", query, methods=["POST"]),
         Route("/export/analytics", export_get, methods=["GET"]),

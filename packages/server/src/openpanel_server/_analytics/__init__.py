@@ -25,6 +25,13 @@ from openpanel_server._analytics._cohorts import (
 )
 from openpanel_server._analytics._context import QueryContext
 from openpanel_server._analytics._errors import Loc, invalid
+from openpanel_server._analytics._event_names import (
+    EventName,
+    EventNamesRequest,
+    EventNamesResult,
+    build_event_names,
+    event_names,
+)
 from openpanel_server._analytics._export import (
     ExportFormat,
     ExportRequest,
@@ -82,10 +89,12 @@ from openpanel_server._analytics._profiles import (
 )
 from openpanel_server._analytics._ranges import (
     Interval,
+    OptionalRangeFields,
     RangeFields,
     RangePreset,
     Window,
     bucket_starts,
+    optional_window,
     resolve_window,
 )
 from openpanel_server._analytics._realtime import (
@@ -105,6 +114,12 @@ from openpanel_server._analytics._retention import (
 )
 from openpanel_server._analytics._rows import EventItem, ProfileItem, SessionItem
 from openpanel_server._analytics._run import AnalyticsClient, RawStream, check_regexes, fetch
+from openpanel_server._analytics._session_detail import (
+    SessionDetail,
+    SessionRequest,
+    build_session_detail,
+    session_detail,
+)
 from openpanel_server._analytics._sessions import (
     SessionDimension,
     SessionListRequest,
@@ -142,6 +157,9 @@ __all__ = [
     "CohortMembers",
     "CohortRule",
     "EventItem",
+    "EventName",
+    "EventNamesRequest",
+    "EventNamesResult",
     "ExportFormat",
     "ExportRequest",
     "ExportStream",
@@ -155,6 +173,7 @@ __all__ = [
     "Interval",
     "Loc",
     "Operator",
+    "OptionalRangeFields",
     "OverviewMetrics",
     "OverviewRequest",
     "OverviewResult",
@@ -187,10 +206,12 @@ __all__ = [
     "Series",
     "SeriesMetrics",
     "SeriesResult",
+    "SessionDetail",
     "SessionDimension",
     "SessionItem",
     "SessionListRequest",
     "SessionListResult",
+    "SessionRequest",
     "SessionStats",
     "TimeSeriesRequest",
     "TimeSeriesResult",
@@ -202,6 +223,7 @@ __all__ = [
     "bucket_starts",
     "build_cohort_activity",
     "build_cohort_members",
+    "build_event_names",
     "build_export",
     "build_funnel",
     "build_overview_events",
@@ -211,6 +233,7 @@ __all__ = [
     "build_realtime",
     "build_retention",
     "build_sankey",
+    "build_session_detail",
     "build_session_list",
     "build_session_stats",
     "build_time_series",
@@ -219,6 +242,7 @@ __all__ = [
     "cohort_activity",
     "cohort_members",
     "cohort_size",
+    "event_names",
     "fetch",
     "funnel",
     "in_cohort",
@@ -226,6 +250,7 @@ __all__ = [
     "list_profiles",
     "list_sessions",
     "open_export",
+    "optional_window",
     "overview",
     "paths",
     "profile_detail",
@@ -233,6 +258,7 @@ __all__ = [
     "resolve_window",
     "retention",
     "sankey",
+    "session_detail",
     "session_stats",
     "time_series",
     "top_values",

@@ -14,6 +14,11 @@ from openpanel_server._analytics._cohorts import (
     cohort_size,
 )
 from openpanel_server._analytics._context import QueryContext
+from openpanel_server._analytics._event_names import (
+    EventNamesRequest,
+    EventNamesResult,
+    event_names,
+)
 from openpanel_server._analytics._export import ExportRequest, ExportStream, open_export
 from openpanel_server._analytics._funnel import FunnelRequest, FunnelResult, funnel
 from openpanel_server._analytics._overview import (
@@ -42,6 +47,11 @@ from openpanel_server._analytics._profiles import (
 from openpanel_server._analytics._realtime import RealtimeRequest, RealtimeResult, realtime
 from openpanel_server._analytics._retention import RetentionRequest, RetentionResult, retention
 from openpanel_server._analytics._run import AnalyticsClient
+from openpanel_server._analytics._session_detail import (
+    SessionDetail,
+    SessionRequest,
+    session_detail,
+)
 from openpanel_server._analytics._sessions import (
     SessionListRequest,
     SessionListResult,
@@ -128,6 +138,14 @@ class Analytics:
     def session_stats(self, request: SessionListRequest, ctx: QueryContext) -> SessionStats:
         """Session aggregates (see :func:`session_stats`)."""
         return session_stats(self.client, request, ctx)
+
+    def session(self, request: SessionRequest, ctx: QueryContext) -> SessionDetail:
+        """One session and its events (see :func:`session_detail`)."""
+        return session_detail(self.client, request, ctx)
+
+    def event_names(self, request: EventNamesRequest, ctx: QueryContext) -> EventNamesResult:
+        """The event names with counts (see :func:`event_names`)."""
+        return event_names(self.client, request, ctx)
 
     def profiles(self, request: ProfileListRequest, ctx: QueryContext) -> ProfileListResult:
         """A page of profiles (see :func:`list_profiles`)."""

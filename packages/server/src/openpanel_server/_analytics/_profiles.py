@@ -9,6 +9,8 @@ from pydantic import Field
 
 from openpanel_server._analytics._base import ApiModel
 from openpanel_server._analytics._context import QueryContext
+from openpanel_server._analytics._filter_model import MAX_FILTERS, Filter
+from openpanel_server._analytics._ranges import OptionalRangeFields, optional_window
 from openpanel_server._analytics._rows import (
     EVENT_ITEM_COLUMNS,
     PROFILE_ITEM_COLUMNS,
@@ -20,6 +22,7 @@ from openpanel_server._analytics._rows import (
 from openpanel_server._analytics._run import AnalyticsClient, fetch
 from openpanel_server._analytics._shared import number
 from openpanel_server._analytics._sql import Params, Query
+from openpanel_server._analytics._where import event_conditions
 
 __all__ = [
     "ProfileDetail",
@@ -33,16 +36,23 @@ __all__ = [
 ]
 
 
-class ProfileListRequest(ApiModel):
+class ProfileListRequest(OptionalRangeFields):
     """A page of identified profiles, most recently seen first.
 
+    Without ``range`` and ``filters`` every profile is listed. With either, only profiles with
+    at least one event of their own (``profile_id``) in the range (all time without one) that
+    matches every filter.
+
     Attributes:
+        range: Optional (see :class:`OptionalRangeFields`): keep profiles active in it.
+        filters: Event filters: keep profiles with a matching event.
         search: Case-insensitive text in the id, email, first or last name.
         is_external: Keep only external (True) or internal (False) profiles.
         page: 1-based page.
         limit: Page size (1..1000).
     """
 
+    filters: list[Filter] = Field(default_factory=list[Filter], max_length=MAX_FILTERS)
     search: str | None = Field(default=None, max_length=500)
     is_external: bool | None = None
     page: int = Field(default=1, ge=1, le=1_000_000)
@@ -78,11 +88,20 @@ class ProfileDetail(ApiModel):
 
 
 def build_profile_list(request: ProfileListRequest, ctx: QueryContext) -> tuple[Query, Query]:
-    """The page query and the count query (``profiles FINAL``)."""
+    """The page query and the count query (``profiles FINAL``).
+
+    Raises:
+        pydantic.ValidationError: A custom range ends before it starts, or a filter names an
+            unknown cohort.
+    """
+    window = optional_window(request, ctx.zone, ctx.current_time())
     queries: list[Query] = []
     for paged in (True, False):
         params = Params()
         where = [f"project_id = {params.add(ctx.project_id, 'String')}"]
+        if window is not None or request.filters:
+            active = " AND ".join(event_conditions(ctx, params, window, request.filters))
+            where.append(f"id GLOBAL IN (SELECT DISTINCT profile_id FROM events WHERE {active})")
         if request.search:
             needle = params.add([request.search], "Array(String)")
             where.append(

@@ -22,11 +22,13 @@ from openpanel_server._analytics._errors import invalid
 __all__ = [
     "MAX_BUCKETS",
     "Interval",
+    "OptionalRangeFields",
     "RangeFields",
     "RangePreset",
     "Window",
     "bucket_sql",
     "bucket_starts",
+    "optional_window",
     "resolve_window",
 ]
 
@@ -98,6 +100,46 @@ class RangeFields(ApiModel):
         if value is None and info.data.get("range") == "custom":
             raise ValueError("range 'custom' needs startDate and endDate")
         return value
+
+
+class OptionalRangeFields(ApiModel):
+    """An optional range: no ``range`` means all time.
+
+    Attributes:
+        range: A preset or ``custom``; None (the default) applies no time limit.
+        start_date: With ``custom``: as in :class:`RangeFields`.
+        end_date: With ``custom``: as in :class:`RangeFields`.
+    """
+
+    range: RangePreset | None = None
+    start_date: date | datetime | None = Field(default=None, validate_default=True)
+    end_date: date | datetime | None = Field(default=None, validate_default=True)
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _custom_bounds(
+        cls, value: date | datetime | None, info: ValidationInfo
+    ) -> date | datetime | None:
+        if "range" not in info.data:  # the range itself failed: reported there
+            return value
+        preset = info.data["range"]
+        if value is None and preset == "custom":
+            raise ValueError("range 'custom' needs startDate and endDate")
+        if value is not None and preset is None:
+            raise ValueError("startDate and endDate need range 'custom'")
+        return value
+
+
+def optional_window(fields: OptionalRangeFields, zone: ZoneInfo, now: datetime) -> Window | None:
+    """The UTC window of an optional range (None: all time); see :func:`resolve_window`.
+
+    Raises:
+        pydantic.ValidationError: A custom range ends before it starts.
+    """
+    if fields.range is None:
+        return None
+    bounds = RangeFields(range=fields.range, start_date=fields.start_date, end_date=fields.end_date)
+    return resolve_window(bounds, zone, now)
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:

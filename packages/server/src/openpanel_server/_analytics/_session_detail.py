@@ -1,0 +1,94 @@
+"""One session by id: its stored row and its events in order, whatever its age."""
+
+# SQL text here is assembled from constants and placeholders only; values are parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from openpanel_server._analytics._base import ApiModel
+from openpanel_server._analytics._context import QueryContext
+from openpanel_server._analytics._rows import (
+    EVENT_ITEM_COLUMNS,
+    SESSION_ITEM_COLUMNS,
+    EventItem,
+    SessionItem,
+    item,
+)
+from openpanel_server._analytics._run import AnalyticsClient, fetch
+from openpanel_server._analytics._sql import Params, Query
+
+__all__ = ["SessionDetail", "SessionRequest", "build_session_detail", "session_detail"]
+
+
+class SessionRequest(ApiModel):
+    """The body of ``session``.
+
+    Attributes:
+        session_id: The session's id.
+        events_limit: Most events returned (1..10000, default 1000), oldest first.
+    """
+
+    session_id: str = Field(min_length=1, max_length=500)
+    events_limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+class SessionDetail(ApiModel):
+    """A session and its events.
+
+    Attributes:
+        session_id: The id asked for.
+        session: The stored session (None while it is still live, or for an unknown id).
+        events: Its events in order (time; ``session_start`` first and ``session_end`` last on
+            equal times), at most ``events_limit``.
+        more_events: The session has more events than were returned.
+    """
+
+    session_id: str
+    session: SessionItem | None
+    events: list[EventItem]
+    more_events: bool
+
+
+_ORDER = "created_at, multiIf(name = 'session_start', 0, name = 'session_end', 2, 1), id"
+
+
+def build_session_detail(request: SessionRequest, ctx: QueryContext) -> tuple[Query, Query]:
+    """The session-row query and the events query (one row more than the limit).
+
+    Neither has a time bound, so a session of any age is found: the row is read from
+    ``sessions FINAL`` (its newest live version), the events by ``session_id``.
+    """
+    params = Params()
+    project = params.add(ctx.project_id, "String")
+    session_id = params.add(request.session_id, "String")
+    row = params.query(
+        f"SELECT {', '.join(SESSION_ITEM_COLUMNS.values())} FROM sessions FINAL"
+        f" WHERE project_id = {project} AND id = {session_id} AND sign = 1"
+        " ORDER BY version DESC LIMIT 1"
+    )
+    params = Params()
+    project = params.add(ctx.project_id, "String")
+    session_id = params.add(request.session_id, "String")
+    events = params.query(
+        f"SELECT {', '.join(EVENT_ITEM_COLUMNS.values())} FROM events"
+        f" WHERE project_id = {project} AND session_id = {session_id}"
+        f" ORDER BY {_ORDER} LIMIT {params.add(request.events_limit + 1, 'UInt32')}"
+    )
+    return row, events
+
+
+def session_detail(
+    client: AnalyticsClient, request: SessionRequest, ctx: QueryContext
+) -> SessionDetail:
+    """A session's stored row and its events, oldest first."""
+    row_q, events_q = build_session_detail(request, ctx)
+    rows = fetch(client, row_q)
+    events = [item(EventItem, EVENT_ITEM_COLUMNS, r) for r in fetch(client, events_q)]
+    return SessionDetail(
+        session_id=request.session_id,
+        session=item(SessionItem, SESSION_ITEM_COLUMNS, rows[0]) if rows else None,
+        events=events[: request.events_limit],
+        more_events=len(events) > request.events_limit,
+    )
