@@ -93,3 +93,44 @@ def test_to_dots_does_not_mutate_input() -> None:
 )
 def test_js_string(value: object, expected: str) -> None:
     assert js_string(value) == expected
+
+
+def test_the_flat_fast_path_agrees_with_the_general_walk() -> None:
+    import random
+
+    from openpanel_server._normalize._flatten import _walk  # pyright: ignore[reportPrivateUsage]
+
+    rng = random.Random(11)
+    scalars: list[object] = [
+        "plain",
+        " padded",
+        "padded ",
+        "\ttab",
+        "{}",
+        '{"a":1}',
+        "[1,2]",
+        "[x",
+        "é",
+        "",
+        "a\u00a0",
+        "\ud83d",
+        0,
+        -5,
+        10**22,
+        True,
+        False,
+        None,
+        1.5,
+        1e21,
+        float("nan"),
+        {"n": 1},
+        [1, "a"],
+        (),
+        "x}",
+        "]",
+    ]
+    for _ in range(3000):
+        props = {f"k{i}": rng.choice(scalars) for i in range(rng.randrange(0, 6))}
+        if rng.random() < 0.1:
+            props[1] = "int key"  # type: ignore[index]
+        assert to_dots(props) == _walk(props), props

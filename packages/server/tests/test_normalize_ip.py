@@ -151,3 +151,26 @@ def test_custom_header_order() -> None:
     assert client_ip(headers, ["X-Real-IP ", "x-forwarded-for"]) == "8.8.8.8"
     assert client_ip(headers, []) == ""
     assert client_ip({"my-ip": "9.9.9.9"}, ["my-ip"]) == "9.9.9.9"
+
+
+def test_dotted_quad_fast_path_agrees_with_the_general_parser() -> None:
+    import random
+
+    from openpanel_server._normalize._ip import _is_public, _parse, _v4_fast  # pyright: ignore[reportPrivateUsage]
+
+    def general(text: str) -> str:
+        addr = _parse(text)
+        return str(addr) if addr is not None and _is_public(addr) else ""
+
+    rng = random.Random(7)
+    texts = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(20_000)]
+    texts += ["01.2.3.4", "1.2.3.04", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1..2.3", "\u0661.2.3.4"]
+    texts += ["1.2.3.4 ", " 1.2.3.4", "+1.2.3.4", "1.2.3.-4", "0.0.0.0", "255.255.255.255"]
+    decided = 0
+    for text in texts:
+        fast = _v4_fast(text)
+        if fast is not None:
+            decided += 1
+            assert fast == general(text), text
+        assert normalize_ip(text) == general(text), text
+    assert decided >= 20_000

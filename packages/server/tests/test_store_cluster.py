@@ -59,6 +59,15 @@ SCRIPT = textwrap.dedent(
                    event_count=2),
     ])
     out["session_events"] = (store.get_session("p", "s") or {}).get("eventCount")
+    store.insert_json("events", [
+        json.dumps({"id": f"j{i}", "project_id": "pj", "name": "json", "properties": {"i": str(i)},
+                    "created_at": "2026-03-01T00:00:00.250+00:00"}).encode()
+        for i in range(5)
+    ])
+    out["json_local"] = q(
+        "SELECT count(), min(created_at) FROM events_replicated WHERE project_id = 'pj'"
+    ).result_rows[0][0]
+    out["json_count"] = store.count_events("pj")
     store.close()
     print(json.dumps(out))
     """
@@ -97,3 +106,5 @@ def test_cluster_sim_query_path(tmp_path: Path) -> None:
     assert out["known"] == ["e1", "e2"]
     assert out["profile_email"] == "b@x"
     assert out["session_events"] == 2
+    assert out["json_local"] == 5  # JSON rows go through the Distributed table too
+    assert out["json_count"] == 5

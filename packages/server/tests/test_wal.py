@@ -234,3 +234,37 @@ def test_sigkill_keeps_every_acknowledged_record_once(tmp_path: Path, round_: in
     by_seq = dict(zip(seqs, keys, strict=True))
     for seq, key in acked.items():
         assert by_seq.get(seq) == key
+
+
+def test_reads_past_the_checkpoint_come_from_memory_and_match_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpanel_server._wal as wal_module
+
+    monkeypatch.setattr(wal_module, "_TAIL_BYTES", 2_000)  # holds about 20 of these records
+    records = [f"record-{i:03d}-".encode() * 5 for i in range(1, 101)]
+    log = WriteAheadLog(tmp_path / "wal", segment_bytes=1_500)
+    for i in range(0, 100, 7):
+        log.append(records[i : i + 7])
+    expected = list(enumerate(records, start=1))
+    opened: list[object] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    assert list(log.read_from(90)) == expected[89:]  # the newest: from memory
+    assert opened == []
+    assert list(log.read_from(101)) == []
+    assert list(log.read_from(1)) == expected  # older than the memory holds: from disk
+    assert opened
+    opened.clear()
+    log.checkpoint(95)
+    assert list(log.read_from(96)) == expected[95:]
+    assert opened == []
+    log.close()
+    with WriteAheadLog(tmp_path / "wal") as reopened:  # nothing in memory after a restart
+        assert list(reopened.read_from(96)) == expected[95:]
+    assert opened

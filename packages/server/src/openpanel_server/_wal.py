@@ -33,10 +33,12 @@ Note that a SIGKILL leaves written data in the page cache; only power loss tests
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import struct
 import threading
 import zlib
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -47,6 +49,7 @@ _LEN_SEQ = struct.Struct("<IQ")
 _SUFFIX = ".wal"
 _CHECKPOINT = "checkpoint"
 _MAX_RECORD = 0xFFFFFFFF
+_TAIL_BYTES = 64 << 20  # durable, not yet checkpointed records kept in memory for read_from
 _DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 
 
@@ -134,6 +137,11 @@ class WriteAheadLog:
         self._cond = threading.Condition(self._lock)
         self._pending = bytearray()
         self._pending_first = 0  # seq of the first record in _pending
+        self._pending_records: list[tuple[int, bytes]] = []
+        # The newest durable records past the checkpoint, contiguous and ending at _durable
+        # (bounded by _TAIL_BYTES, oldest dropped first): read_from serves them from memory.
+        self._tail: deque[tuple[int, bytes]] = deque()
+        self._tail_bytes = 0
         self._flushing = False
         self._error: BaseException | None = None
         self._closed = False
@@ -243,6 +251,7 @@ class WriteAheadLog:
                 seq = self._next
                 self._next += 1
                 length = len(payload)
+                self._pending_records.append((seq, payload))
                 self._pending += _HEADER.pack(length, seq, _crc(payload, length, seq, payload_crc))
                 self._pending += payload
             target = self._next - 1
@@ -265,8 +274,10 @@ class WriteAheadLog:
     def _lead_flush(self) -> None:
         """Flush everything queued; called with the lock held, releases it during I/O."""
         batch, first = self._pending, self._pending_first
+        records = self._pending_records
         upto = self._next - 1
         self._pending = bytearray()
+        self._pending_records = []
         self._flushing = True
         self._lock.release()
         error: OSError | None = None
@@ -286,12 +297,21 @@ class WriteAheadLog:
             self._flushing = False
             if completed:
                 self._durable = upto
+                self._remember(records)
             else:
                 self._error = error or WalError("WAL flush interrupted")
             self._cond.notify_all()
         if error is not None:
             msg = "WAL write/fsync failed"
             raise WalError(msg) from error
+
+    def _remember(self, records: list[tuple[int, bytes]]) -> None:
+        """Keep just-durable records in the in-memory tail (lock held)."""
+        tail = self._tail
+        tail.extend(records)
+        self._tail_bytes += sum(len(payload) for _, payload in records)
+        while tail and self._tail_bytes > _TAIL_BYTES:
+            self._tail_bytes -= len(tail.popleft()[1])
 
     # -- replay / checkpoint --------------------------------------------------------------
 
@@ -303,7 +323,15 @@ class WriteAheadLog:
         """
         with self._lock:
             upto = self._durable
-            segments = self._segments()
+            tail = self._tail
+            if tail and seq >= tail[0][0]:  # all in memory: no disk read, no CRC check
+                cached = list(itertools.islice(tail, seq - tail[0][0], None))
+            else:
+                cached = None
+            segments = [] if cached is not None else self._segments()
+        if cached is not None:
+            yield from cached
+            return
         for index, (first, path) in enumerate(segments):
             following = segments[index + 1][0] if index + 1 < len(segments) else None
             if following is not None and following <= seq:
@@ -359,6 +387,9 @@ class WriteAheadLog:
         _fsync_dir(self._dir)
         with self._lock:
             self._checkpoint = max(self._checkpoint, seq)
+            tail = self._tail
+            while tail and tail[0][0] <= self._checkpoint:
+                self._tail_bytes -= len(tail.popleft()[1])
         segments = self._segments()
         removed = False
         for index, (first, path) in enumerate(segments[:-1]):

@@ -117,6 +117,10 @@ def _children(node: object) -> Iterator[tuple[str, object]]:
     return ((str(index), value) for index, value in enumerate(sequence))
 
 
+_ASCII_WHITESPACE = frozenset("\t\n\v\f\r ")
+_NOT_FIRST = _ASCII_WHITESPACE | {"{", "["}
+
+
 def to_dots(properties: Mapping[str, object]) -> dict[str, str]:
     """Flatten properties to dotted string keys and string values.
 
@@ -126,6 +130,38 @@ def to_dots(properties: Mapping[str, object]) -> dict[str, str]:
     Returns:
         A new flat dict, in depth-first input order; see the module docstring for the rules.
     """
+    # Most properties are flat: plain ASCII strings that need no trimming, ints, bools. Those
+    # are converted in one pass; anything else takes the general walk below from the start.
+    out: dict[str, str] = {}
+    for key, value in properties.items():
+        kind = type(value)
+        if type(key) is not str:
+            break
+        if kind is str:
+            text = cast("str", value)
+            if (
+                text
+                and text.isascii()
+                and text[0] not in _NOT_FIRST
+                and text[-1] not in _ASCII_WHITESPACE
+            ):
+                out[key] = text
+                continue
+            break
+        if kind is int:
+            out[key] = str(value)
+        elif value is None:
+            continue
+        elif kind is bool:
+            out[key] = "true" if value else "false"
+        else:
+            break
+    else:
+        return out
+    return _walk(properties)
+
+
+def _walk(properties: Mapping[str, object]) -> dict[str, str]:
     out: dict[str, str] = {}
     # A stack of iterators rather than recursion: untrusted input may nest deeply.
     stack: list[tuple[str, Iterator[tuple[str, object]]]] = [("", _children(properties))]

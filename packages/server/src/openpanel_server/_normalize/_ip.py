@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 __all__ = ["DEFAULT_IP_HEADERS", "client_ip", "is_public_ip", "normalize_ip"]
 
@@ -96,6 +97,28 @@ def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
+def _v4_fast(text: str) -> str | None:
+    """A plain dotted quad (``203.0.113.7``, no leading zeros): public text, ``''``, or None.
+
+    None means "not this simple form": the general parser decides.
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part.isdigit() or not part.isascii() or len(part) > 3:
+            return None
+        if len(part) > 1 and part[0] == "0":
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return "" if any(lo <= value <= hi for lo, hi in _V4_BLOCKED) else text
+
+
+@lru_cache(maxsize=8192)
 def normalize_ip(value: str) -> str:
     """Return the canonical text of a public IP address, or ``''``.
 
@@ -109,6 +132,9 @@ def normalize_ip(value: str) -> str:
     Returns:
         The canonical address when it is public, else ``''``.
     """
+    fast = _v4_fast(value)
+    if fast is not None:
+        return fast
     addr = _parse(value)
     if addr is None or not _is_public(addr):
         return ""

@@ -62,6 +62,17 @@ class ClickHouseClient(Protocol):
         """Insert a batch in Native format."""
         ...
 
+    def raw_insert(
+        self,
+        table: str,
+        column_names: Sequence[str] | None = None,
+        insert_block: bytes | None = None,
+        settings: dict[str, Any] | None = None,
+        fmt: str | None = None,
+    ) -> object:
+        """Insert bytes already in ``fmt`` (e.g. JSONEachRow), parsed by ClickHouse."""
+        ...
+
     def close(self) -> None:
         """Release the connection (chDB: the engine handle)."""
         ...

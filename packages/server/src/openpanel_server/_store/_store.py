@@ -60,6 +60,13 @@ MAX_PAGE_SIZE = 1000
 
 _ID_CHUNK = 5000  # ids per ``known_event_ids`` query, keeps the query text bounded
 _FOREGROUND = {"distributed_foreground_insert": 1}
+_TABLES = {spec.name: spec for spec in (EVENTS, PROFILES, GROUPS, SESSIONS, BOTS, REPLAY_CHUNKS)}
+# JSON rows as the server's write-ahead log holds them: times are ISO 8601 text, and a row may
+# carry bookkeeping keys that are not columns.
+_JSON_INPUT: dict[str, Any] = {
+    "date_time_input_format": "best_effort",
+    "input_format_skip_unknown_fields": 1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +136,7 @@ class Store:
         self._closed = False
         self._close_lock = threading.Lock()
         self._insert_settings = dict(_FOREGROUND) if layout != "embedded" else None
+        self._json_settings = {**(self._insert_settings or {}), **_JSON_INPUT}
 
     # -- properties -----------------------------------------------------------------------
 
@@ -172,6 +180,35 @@ class Store:
             column_type_names=spec.column_types,
             column_oriented=True,
             settings=self._insert_settings,
+        )
+
+    def insert_json(self, table: str, rows: Sequence[bytes]) -> None:
+        """Insert rows given as JSON objects, one part per call; ClickHouse parses them.
+
+        The fast path for the write-ahead log's records: no Python objects are built. Keys are
+        column names (others are skipped), times ISO 8601 text, a missing key takes the column
+        default.
+
+        Args:
+            table: One of the store's tables (``events``, ``profiles``, ``groups``,
+                ``sessions``, ``events_bots``, ``session_replay_chunks``).
+            rows: One JSON object per row (bytes, UTF-8).
+
+        Raises:
+            ValueError: ``table`` is not one of the store's tables.
+        """
+        spec = _TABLES.get(table)
+        if spec is None:
+            msg = f"not a store table: {table!r}"
+            raise ValueError(msg)
+        if not rows:
+            return
+        self._client.raw_insert(
+            spec.name,
+            spec.column_names,
+            insert_block=b"\n".join(rows),
+            settings=self._json_settings,
+            fmt="JSONEachRow",
         )
 
     def insert_events(self, rows: Sequence[EventRow]) -> None:
