@@ -225,3 +225,21 @@ def test_exports_use_the_project_timezone(server: RunningServer) -> None:
         assert r.headers["content-disposition"].endswith(f'-{today.isoformat()}.ndjson"')
     finally:
         set_zone(server, "UTC")
+
+
+def test_export_events_dates_are_the_projects_local_days(server: RunningServer) -> None:
+    def signups(**params: str) -> list[str]:
+        data = server.events(event="signup", **params)["data"]
+        return sorted(str(e["createdAt"]) for e in data)
+
+    utc = signups(start="2026-11-21", end="2026-11-21")
+    assert [t[:13] for t in utc] == ["2026-11-21T12"]
+    set_zone(server, "Europe/Berlin")
+    try:
+        berlin = signups(start="2026-11-21", end="2026-11-21")
+        assert [t[:13] for t in berlin] == ["2026-11-20T23", "2026-11-21T12"]
+        # A time with an offset means that instant, whatever the project's timezone.
+        exact = signups(start="2026-11-20T23:00:00Z", end="2026-11-20T23:59:59Z")
+        assert [t[:13] for t in exact] == ["2026-11-20T23"]
+    finally:
+        set_zone(server, "UTC")

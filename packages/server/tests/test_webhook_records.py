@@ -173,7 +173,7 @@ def test_an_unversioned_database_is_migrated(tmp_path: Path) -> None:
     assert [p.id for p in meta.list_projects()] == ["p0"]
     meta.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0] == 3
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"webhook_endpoints", "webhook_messages", "webhook_attempts"} <= tables
     conn.close()

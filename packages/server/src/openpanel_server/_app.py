@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import time
-import zlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -19,15 +21,24 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from openpanel_core._models import (
-    batch_request_adapter,
     track_request_adapter,
 )
 from openpanel_server import _fastjson as fastjson
 from openpanel_server._analytics_api import analytics_routes
 from openpanel_server._auth import AuthError, Caller, authenticate
+from openpanel_server._batch import (
+    BatchContext,
+    BodyError,
+    Outcome,
+    inflate,
+    parse_batch,
+    triage,
+    validation_error,
+)
+from openpanel_server._batch_pool import prepare_body
 from openpanel_server._dashboard import dashboard_routes
 from openpanel_server._ingest import IngestError, RequestInfo, Result
-from openpanel_server._normalize import client_ip, detect_bot, device_id, normalize_ip
+from openpanel_server._normalize import client_ip, detect_bot, device_id
 from openpanel_server._ratelimit import RateLimiter
 from openpanel_server._server import Server
 from openpanel_server._webhook_api import webhook_routes
@@ -35,6 +46,10 @@ from openpanel_server._webhook_api import webhook_routes
 __all__ = ["create_app"]
 
 _SERVER_ONLY_HEADERS = ("openpanel-client-ip",)
+# Bodies at least this large (inflated) go to an ingestion worker when one is up: a few
+# hundred items. Smaller ones cost less here than the hand-off.
+_OFFLOAD_BYTES = 64 * 1024
+logger = logging.getLogger("openpanel_server")
 
 
 class _TooLargeError(Exception):
@@ -48,27 +63,11 @@ def _bad_request(field: str, message: str) -> JSONResponse:
     )
 
 
-def _validation_error(exc: ValidationError, *, in_list: bool = False) -> tuple[str, str]:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    if in_list and loc:
-        loc = loc[1:]  # the index in the one-element list the item was validated in
-    if loc and loc[0] in (
-        "track",
-        "identify",
-        "increment",
-        "decrement",
-        "alias",
-        "group",
-        "assign_group",
-        "replay",
-    ):
-        loc = loc[1:]
-    field = ".".join(loc) or "body"
-    return field, err["msg"]
+_validation_error = validation_error
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_raw(request: Request, limit: int) -> bytes:
+    """The body as sent (still gzip'd when it is), at most ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _TooLargeError
@@ -79,16 +78,44 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise _TooLargeError
         chunks.append(chunk)
-    body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        inflater = zlib.decompressobj(wbits=31)
+    return b"".join(chunks)
+
+
+def _inflated_size(body: bytes, gzipped: bool) -> int:
+    """The body's size once inflated; for gzip, as its trailer states (modulo 4 GiB)."""
+    if gzipped and len(body) >= 18:
+        return int.from_bytes(body[-4:], "little")
+    return len(body)
+
+
+def _gzipped(request: Request) -> bool:
+    return request.headers.get("content-encoding", "").lower() == "gzip"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    body = await _read_raw(request, limit)
+    if _gzipped(request):
         try:
-            body = inflater.decompress(body, limit + 1)
-        except zlib.error:
-            raise ValueError("body is not valid gzip") from None
-        if len(body) > limit or inflater.unconsumed_tail:
-            raise _TooLargeError
+            body = inflate(body, limit)
+        except BodyError as exc:
+            if exc.status == 413:
+                raise _TooLargeError from None
+            raise ValueError(exc.message) from None
     return body
+
+
+class _FastJSONResponse(JSONResponse):
+    """A JSONResponse rendered by orjson (same compact UTF-8 bytes as Starlette's)."""
+
+    def render(self, content: Any) -> bytes:
+        return fastjson.dumps(content)
+
+
+def _too_large(limit: int) -> Response:
+    return JSONResponse(
+        {"status": 413, "error": "Payload Too Large", "message": f"body is over {limit} bytes"},
+        status_code=413,
+    )
 
 
 async def _read_json(request: Request, limit: int) -> Any:
@@ -96,10 +123,7 @@ async def _read_json(request: Request, limit: int) -> Any:
     try:
         raw = await _read_body(request, limit)
     except _TooLargeError:
-        return JSONResponse(
-            {"status": 413, "error": "Payload Too Large", "message": f"body is over {limit} bytes"},
-            status_code=413,
-        )
+        return _too_large(limit)
     except ValueError as exc:
         return _bad_request("body", str(exc))
     try:
@@ -150,6 +174,23 @@ def _request_info(
         received_at=now,
         wall=time.time(),
         bot_reasons=_bot_signals(headers, ua) if with_bot_signals else (),
+    )
+
+
+def _batch_context(request: Request, server: Server, caller: Caller) -> BatchContext:
+    base = _request_info(request, server)
+    salt, _ = server.meta.salts()
+    return BatchContext(
+        project_id=caller.project.id,
+        trusted=caller.secret_verified,
+        revenue_allowed=caller.secret_verified or caller.project.allow_unsafe_revenue,
+        ip=base.ip,
+        user_agent=base.user_agent,
+        sdk_name=base.sdk_name,
+        sdk_version=base.sdk_version,
+        received_at=base.received_at,
+        wall=base.wall,
+        salt=salt,
     )
 
 
@@ -221,66 +262,59 @@ def create_app(server: Server) -> Starlette:
         return JSONResponse({"deviceId": result.device_id, "sessionId": result.session_id})
 
     async def batch(request: Request) -> Response:
-        data = await _read_json(request, settings.max_batch_bytes)
-        if isinstance(data, Response):
-            return data
-        if not isinstance(data, list) or not data:
-            return _bad_request("body", "body must be a non-empty JSON array")
+        limit = settings.max_batch_bytes
+        try:
+            raw = await _read_raw(request, limit)
+        except _TooLargeError:
+            return _too_large(limit)
+        gzipped = _gzipped(request)
+        caller: Caller | None = None
+        auth_error: AuthError | None = None
         try:
             caller = authenticate(server.meta, request.headers)
         except AuthError as exc:
-            return PlainTextResponse(str(exc), status_code=401)
-        if (limited := _limited(caller)) is not None:
-            return limited
-        base = _request_info(request, server)
-        results: list[dict[str, Any] | None] = [None] * len(data)  # pyright: ignore[reportUnknownArgumentType]
-        valid: list[tuple[int, Any, str]] = []
-        try:  # the whole array at once; item by item only when something is wrong
-            models: list[Any] | None = batch_request_adapter.validate_python(data)
-        except ValidationError:
-            models = None
-        for index, element in enumerate(data):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-            item_id = element.get("id") if isinstance(element, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            rid = item_id if isinstance(item_id, str) else ""
-            if models is not None:
-                model = models[index]
-            else:
-                try:
-                    [model] = batch_request_adapter.validate_python([element])
-                except ValidationError as exc:
-                    field, msg = _validation_error(exc, in_list=True)
-                    results[index] = {"id": rid, "status": 400, "error": field, "message": msg}
-                    continue
-            if (
-                _has_revenue(element)  # pyright: ignore[reportUnknownArgumentType]
-                and not caller.secret_verified
-                and not caller.project.allow_unsafe_revenue
-            ):
-                results[index] = {
-                    "id": rid,
-                    "status": 401,
-                    "error": "payload.properties.__revenue",
-                    "message": "Revenue tracking is not allowed without a client secret",
-                }
-                continue
-            valid.append((index, model, rid))
-        # Items carry their own end user: group them by (ip, user agent) for processing.
-        groups: dict[tuple[str, str], list[tuple[int, Any, str]]] = {}
-        for index, model, rid in valid:
-            ua = model.user_agent or base.user_agent
-            # As for /track's openpanel-client-ip: only a public address counts.
-            ip = normalize_ip(model.ip) if model.ip is not None else base.ip
-            if not caller.secret_verified and detect_bot(ua) is not None:
-                results[index] = {"id": rid, "status": 202, "error": "bot", "message": "bot"}
-                continue
-            groups.setdefault((ip, ua), []).append((index, model, rid))
-        for (ip, ua), members in groups.items():
-            req = RequestInfo(ip, ua, base.sdk_name, base.sdk_version, base.received_at, base.wall)
-            wires = [(model, rid) for _, model, rid in members]
-            outcomes = await run_in_threadpool(server.ingest, wires, caller, req)
-            for (index, _, rid), outcome in zip(members, outcomes, strict=True):
-                results[index] = _item_result(rid, outcome)
-        return JSONResponse({"results": results})
+            auth_error = exc
+        outcomes: list[Outcome] | None = None
+        limit_checked = False
+        # A large body's stateless half goes to a worker process when one is up.
+        pool = None
+        if caller is not None and _inflated_size(raw, gzipped) >= _OFFLOAD_BYTES:
+            pool = server.batch_pool.available()
+        if pool is not None and caller is not None:
+            if (limited := _limited(caller)) is not None:
+                return limited
+            limit_checked = True
+            ctx = _batch_context(request, server, caller)
+            try:
+                outcomes = await asyncio.wrap_future(
+                    pool.submit(prepare_body, raw, gzipped, limit, ctx)
+                )
+            except BodyError as exc:
+                return _too_large(limit) if exc.status == 413 else _bad_request("body", exc.message)
+            except Exception as exc:  # noqa: BLE001 - any pool failure: do the work here
+                # A worker died or could not be reached: this process does the work itself.
+                server.batch_pool.failed(pool)
+                logger.warning(
+                    "batch worker failed (%s); restarting the workers", type(exc).__name__
+                )
+        if outcomes is None:
+            try:
+                data = parse_batch(inflate(raw, limit) if gzipped else raw)
+            except BodyError as exc:
+                return _too_large(limit) if exc.status == 413 else _bad_request("body", exc.message)
+            if caller is None:
+                return PlainTextResponse(str(auth_error), status_code=401)
+            if not limit_checked and (limited := _limited(caller)) is not None:
+                return limited
+            outcomes = triage(data, _batch_context(request, server, caller))
+        assert caller is not None  # both paths above answered a failed authentication
+        todo = [(entry[3], entry[1], entry[2]) for entry in outcomes if entry[0] == "item"]
+        committed = iter(await run_in_threadpool(server.ingest_items, todo, caller))
+        results = [
+            entry[1] if entry[0] == "done" else _item_result(entry[1], next(committed))
+            for entry in outcomes
+        ]
+        return _FastJSONResponse({"results": results})
 
     async def device_id_endpoint(request: Request) -> Response:
         try:
@@ -345,8 +379,9 @@ def create_app(server: Server) -> Starlette:
         try:
             page = max(1, int(q.get("page") or 1))
             limit = int(q.get("limit") or 50)
-            start = _parse_date(q.get("start"))
-            end = _parse_date(q.get("end"), end_of_day=True)
+            zone = ZoneInfo(caller.project.timezone)  # a date is the project's local day
+            start = _parse_date(q.get("start"), zone=zone)
+            end = _parse_date(q.get("end"), end_of_day=True, zone=zone)
         except ValueError as exc:
             return _bad_request("query", str(exc))
         includes = {p.strip() for v in q.getlist("includes") for p in v.split(",") if p.strip()}
@@ -438,7 +473,7 @@ def create_app(server: Server) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                 allow_headers=["*"],
                 max_age=604800,
             )
@@ -451,7 +486,10 @@ def _unauthorized(message: str) -> JSONResponse:
     return JSONResponse({"error": "Unauthorized", "message": message}, status_code=401)
 
 
-def _parse_date(value: str | None, *, end_of_day: bool = False) -> dt.datetime | None:
+def _parse_date(
+    value: str | None, *, end_of_day: bool = False, zone: dt.tzinfo = dt.timezone.utc
+) -> dt.datetime | None:
+    """A query's date or time; without an offset it is read in ``zone`` (the project's)."""
     if not value:
         return None
     try:
@@ -459,7 +497,7 @@ def _parse_date(value: str | None, *, end_of_day: bool = False) -> dt.datetime |
     except ValueError:
         raise ValueError(f"not a date: {value!r}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=zone)
     if end_of_day and len(value) == 10:
         parsed += dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
     return parsed

@@ -44,6 +44,9 @@ class Settings:
         webhook_max_in_flight: Concurrent deliveries per endpoint.
         webhook_disable_after: Seconds an endpoint may keep failing (every message exhausting
             its attempts, no success) before it is disabled.
+        ingest_workers: Worker processes that parse, validate and prepare large
+            ``/track/batch`` bodies while this process keeps the data; -1 (the default) means
+            one per core but one, at most 4; 0 does everything in this process.
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +77,7 @@ class Settings:
     webhook_connect_timeout: float = 5.0
     webhook_max_in_flight: int = 4
     webhook_disable_after: float = 5 * 86400.0
+    ingest_workers: int = -1
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -88,7 +92,13 @@ class Settings:
 
 
 def _coerce(name: str, raw: str) -> object:
-    if name in ("port", "max_body_bytes", "max_batch_bytes", "webhook_max_in_flight"):
+    if name in (
+        "port",
+        "max_body_bytes",
+        "max_batch_bytes",
+        "webhook_max_in_flight",
+        "ingest_workers",
+    ):
         return int(raw)
     if name in (
         "rate_limit",

@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from openpanel_core._models import (
     AssignGroupEvent,
@@ -24,6 +24,7 @@ from openpanel_core._models import (
     ReplayEvent,
     TrackEvent,
 )
+from openpanel_server import _fastjson as fastjson
 from openpanel_server._auth import Caller
 from openpanel_server._geo import EMPTY_GEO, Geo
 from openpanel_server._normalize import (
@@ -40,8 +41,9 @@ from openpanel_server._sessions import LiveSession, SessionTracker
 
 __all__ = ["IngestError", "Ingestor", "Record", "RequestInfo", "Result", "session_end_id"]
 
-#: (kind, row) with kind "event", "profile" or "group"; rows are JSON-ready dicts.
-Record = tuple[str, dict[str, Any]]
+#: (kind, row) with kind "event", "profile", "group", ...; a row is a JSON-ready dict, or the
+#: JSON object itself (bytes) when it was serialised already.
+Record = tuple[str, dict[str, Any] | bytes]
 
 _STRIPPED = ("__path", "__referrer", "__timestamp", "__revenue", "__bot", "__bot_reasons")
 _UA_PROFILE_FIELDS = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
@@ -96,6 +98,168 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+class PreparedTrack(NamedTuple):
+    """The stateless half of a ``track`` item (see :func:`prepare_track`).
+
+    A named tuple of plain values, cheap to pickle: workers send these to the owner.
+
+    Attributes:
+        project_id: The caller's project.
+        name: The event name.
+        revenue: ``__revenue`` (cents) for a ``revenue`` event, else 0.
+        row_json: The event row as a JSON object, every column but the session fields
+            (``session_id``, ``device_id``, ``profile_id`` and the referrer), which
+            :meth:`Ingestor.commit_track` adds.
+        event_ms: The event time, epoch milliseconds.
+        start_at: The time of a ``session_start`` it would open (100 ms earlier, ISO text).
+        server_side: A server caller or a backdated event: it opens no session.
+        from_past: Backdated more than 15 minutes (joins no session either).
+        profile_id: The profile named by the item (``''`` when none).
+        device: The device id (the hashed one, or the item's ``__deviceId``).
+        answer_device: The device id the caller is answered with.
+        path: The page path, for the session's entry/exit.
+        origin: The page origin.
+        referrer: ``(url, name, type)`` as classified.
+        identify: An inline ``__identify`` mapping, if any.
+        ua: The parsed user agent, when ``identify`` needs it for the profile.
+    """
+
+    project_id: str
+    name: str
+    revenue: int
+    row_json: bytes
+    event_ms: int
+    start_at: str
+    server_side: bool
+    from_past: bool
+    profile_id: str
+    device: str
+    answer_device: str
+    path: str
+    origin: str
+    referrer: tuple[str, str, str]
+    identify: dict[str, Any] | None
+    ua: UserAgentInfo | None
+
+
+def prepare_track(
+    item: TrackEvent,
+    project_id: str,
+    req: RequestInfo,
+    event_id: str | None,
+    salt: str,
+    geo: Callable[[str], Geo] = _no_geo,
+    *,
+    trusted: bool = False,
+) -> PreparedTrack:
+    """The part of a ``track`` item that needs no live state; pure, so it may run anywhere.
+
+    Name checks, time, user agent, geo, device id, path, referrer and the event row.
+
+    Args:
+        item: The validated item.
+        project_id: The caller's project.
+        req: The item's request facts.
+        event_id: The idempotency id (a random id when None).
+        salt: Today's device-id salt.
+        geo: IP to place.
+        trusted: The caller sent the client secret (the request's bot signals are ignored).
+
+    Returns:
+        The prepared item for :meth:`Ingestor.commit_track`.
+
+    Raises:
+        IngestError: The event name is refused.
+    """
+    p = item.payload
+    problem = event_name_problem(p.name)
+    if problem:
+        raise IngestError(400, "payload.name", problem)
+    props: dict[str, Any] = dict(p.properties or {})
+    created_at, from_past = resolve_timestamp(props.get("__timestamp"), req.received_at)
+    ip = req.ip
+    override_ip = props.get("__ip")
+    if isinstance(override_ip, str) and override_ip:
+        ip = override_ip
+    ua = parse_user_agent(req.user_agent, props)
+    where = geo(ip)
+    revenue = 0
+    if p.name == "revenue" and "__revenue" in props:
+        revenue = int(props["__revenue"])
+    profile_id = str(p.profile_id) if p.profile_id is not None else ""
+    raw_identify = props.get("__identify")
+    identify: dict[str, Any] | None = (
+        dict(raw_identify) if isinstance(raw_identify, Mapping) else None  # pyright: ignore[reportUnknownArgumentType]
+    )
+    if identify and identify.get("profileId"):
+        profile_id = str(identify["profileId"])
+    hashed_device = device_id(req.user_agent, ip, project_id, salt)
+    forced = props.get("__deviceId")
+    if isinstance(forced, str) and 0 < len(forced.strip()) <= 64:
+        device = forced.strip()
+    else:
+        device = hashed_device
+    page_url = str(props.get("__path") or "")
+    parsed = parse_path(page_url)
+    referrer = classify_referrer(
+        str(props.get("__referrer") or "") or None, page_url or None, parsed.query
+    )
+    stored = {k: v for k, v in props.items() if k not in _STRIPPED}
+    if req.bot_reasons and not trusted and not ua.is_server:
+        stored["__bot_reasons"] = ",".join(req.bot_reasons)
+        if len({reason.split(":", 1)[0] for reason in req.bot_reasons}) >= 2:
+            stored["__bot"] = "1"
+    if parsed.query:
+        stored["__query"] = dict(parsed.query)
+    if parsed.hash:
+        stored["__hash"] = parsed.hash
+    row: dict[str, Any] = {
+        "id": event_id or uuid.uuid4().hex,
+        "project_id": project_id,
+        "name": p.name,
+        "created_at": _iso(created_at),
+        "path": parsed.path,
+        "origin": parsed.origin,
+        "revenue": revenue,
+        "duration": 0,
+        "properties": to_dots(stored),
+        "groups": list(p.groups or []),
+        "country": where.country,
+        "city": where.city,
+        "region": where.region,
+        "longitude": where.longitude,
+        "latitude": where.latitude,
+        "os": ua.os,
+        "os_version": ua.os_version,
+        "browser": ua.browser,
+        "browser_version": ua.browser_version,
+        "device": ua.device,
+        "brand": ua.brand,
+        "model": ua.model,
+        "sdk_name": req.sdk_name,
+        "sdk_version": req.sdk_version,
+        "imported_at": None,
+    }
+    return PreparedTrack(
+        project_id=project_id,
+        name=p.name,
+        revenue=revenue,
+        row_json=fastjson.dumps(row),
+        event_ms=int(created_at.timestamp() * 1000),
+        start_at=_iso(created_at - dt.timedelta(milliseconds=100)),
+        server_side=ua.is_server or from_past,
+        from_past=from_past,
+        profile_id=profile_id,
+        device=device,
+        answer_device=hashed_device if not isinstance(forced, str) else device,
+        path=parsed.path,
+        origin=parsed.origin,
+        referrer=(referrer.url, referrer.name, referrer.type),
+        identify=identify,
+        ua=ua if identify else None,
+    )
+
+
 class Ingestor:
     """Turns validated items into records (thread-safe)."""
 
@@ -138,179 +302,88 @@ class Ingestor:
     def _track(
         self, item: TrackEvent, caller: Caller, req: RequestInfo, event_id: str | None
     ) -> Result:
-        p = item.payload
-        problem = event_name_problem(p.name)
-        if problem:
-            raise IngestError(400, "payload.name", problem)
-        props: dict[str, Any] = dict(p.properties or {})
-        project_id = caller.project.id
-        created_at, from_past = resolve_timestamp(props.get("__timestamp"), req.received_at)
-        ip = req.ip
-        override_ip = props.get("__ip")
-        if isinstance(override_ip, str) and override_ip:
-            ip = override_ip
-        ua = parse_user_agent(req.user_agent, props)
-        geo = self._geo(ip)
-        revenue = 0
-        if p.name == "revenue" and "__revenue" in props:
-            revenue = int(props["__revenue"])
-        profile_id = str(p.profile_id) if p.profile_id is not None else ""
-        raw_identify = props.get("__identify")
-        identify: dict[str, Any] | None = (
-            dict(raw_identify) if isinstance(raw_identify, Mapping) else None  # pyright: ignore[reportUnknownArgumentType]
-        )
-        if identify and identify.get("profileId"):
-            profile_id = str(identify["profileId"])
-
         salt, _previous = self._salts()
-        hashed_device = device_id(req.user_agent, ip, project_id, salt)
-        forced = props.get("__deviceId")
-        if isinstance(forced, str) and 0 < len(forced.strip()) <= 64:
-            device = forced.strip()
-        else:
-            device = hashed_device
-        parsed = parse_path(str(props.get("__path") or ""))
-        page_url = str(props.get("__path") or "")
-        referrer = classify_referrer(
-            str(props.get("__referrer") or "") or None, page_url or None, parsed.query
+        prepared = prepare_track(
+            item, caller.project.id, req, event_id, salt, self._geo, trusted=caller.secret_verified
         )
-        event_ms = int(created_at.timestamp() * 1000)
+        return self.commit_track(prepared, req)
 
-        stored = {k: v for k, v in props.items() if k not in _STRIPPED}
-        if req.bot_reasons and not caller.secret_verified and not ua.is_server:
-            stored["__bot_reasons"] = ",".join(req.bot_reasons)
-            if len({reason.split(":", 1)[0] for reason in req.bot_reasons}) >= 2:
-                stored["__bot"] = "1"
-        if parsed.query:
-            stored["__query"] = dict(parsed.query)
-        if parsed.hash:
-            stored["__hash"] = parsed.hash
+    def commit_track(self, t: PreparedTrack, req: RequestInfo) -> Result:
+        """The stateful half of a ``track``: the live session, then the records.
 
+        Args:
+            t: What :func:`prepare_track` made of the item (here or in a worker process).
+            req: The item's request facts (its own ip and user agent for a batch item).
+
+        Returns:
+            The answer and the records to make durable.
+        """
+        project_id = t.project_id
+        profile_id = t.profile_id
+        referrer = t.referrer
         records: list[Record] = []
-        stored_device, stored_session = device, ""
-        live: LiveSession | None = None
-        if ua.is_server or from_past:
+        stored_device, stored_session = t.device, ""
+        if t.server_side:
             stored_device = ""
-            if profile_id and not from_past:
-                live = self.sessions.for_profile(project_id, profile_id, event_ms)
-                if live is not None:
-                    stored_device, stored_session = live.device_id, live.id
+            if profile_id and not t.from_past:
+                found = self.sessions.for_profile(project_id, profile_id, t.event_ms)
+                if found is not None:
+                    stored_device, stored_session = found.device_id, found.id
         else:
             live, started, ended = self.sessions.touch(
                 project_id,
-                device,
-                event_ms,
+                t.device,
+                t.event_ms,
                 req.wall,
-                profile_id=profile_id or device,
-                path=parsed.path,
-                origin=parsed.origin,
-                screen_view=p.name == "screen_view",
-                revenue=revenue,
-                referrer=(referrer.url, referrer.name, referrer.type),
+                profile_id=profile_id or t.device,
+                path=t.path,
+                origin=t.origin,
+                screen_view=t.name == "screen_view",
+                revenue=t.revenue,
+                referrer=referrer,
             )
             stored_session = live.id
             if ended is not None:
                 records.append(self.session_end_record(ended, req))
                 records.append(self.session_record(ended))
             if started:
-                first = self._event_row(
-                    "session_start",
-                    caller,
-                    req,
-                    live.id,
-                    device,
-                    profile_id or device,
-                    created_at - dt.timedelta(milliseconds=100),
-                    parsed,
-                    referrer,
-                    ua,
-                    stored,
-                    [],
-                    0,
-                    str(uuid.uuid4().hex),
-                    geo,
+                first: dict[str, Any] = fastjson.loads(t.row_json)
+                first.update(
+                    {
+                        "id": uuid.uuid4().hex,
+                        "name": "session_start",
+                        "created_at": t.start_at,
+                        "session_id": live.id,
+                        "device_id": t.device,
+                        "profile_id": profile_id or t.device,
+                        "referrer": referrer[0],
+                        "referrer_name": referrer[1],
+                        "referrer_type": referrer[2],
+                        "groups": [],
+                        "revenue": 0,
+                    }
                 )
                 live.first_event = first
                 records.append(("event", first))
             else:  # the session keeps its first-touch referrer
-                referrer = type(referrer)(live.referrer, live.referrer_name, live.referrer_type)
+                referrer = (live.referrer, live.referrer_name, live.referrer_type)
         if not profile_id:
             profile_id = stored_device
-        row = self._event_row(
-            p.name,
-            caller,
-            req,
-            stored_session,
-            stored_device,
-            profile_id,
-            created_at,
-            parsed,
-            referrer,
-            ua,
-            stored,
-            list(p.groups or []),
-            revenue,
-            event_id or uuid.uuid4().hex,
-            geo,
+        # The row's JSON as prepared, the session fields put in front (no re-serialising).
+        head = fastjson.dumps(
+            {
+                "session_id": stored_session,
+                "device_id": stored_device,
+                "profile_id": profile_id,
+                "referrer": referrer[0],
+                "referrer_name": referrer[1],
+                "referrer_type": referrer[2],
+            }
         )
-        records.append(("event", row))
-        if identify and len(identify) > 1:
-            records.append(self._profile_record(project_id, profile_id, identify, ua, req))
-        return Result(
-            hashed_device if not isinstance(forced, str) else device, stored_session, records
-        )
-
-    def _event_row(
-        self,
-        name: str,
-        caller: Caller,
-        req: RequestInfo,
-        session: str,
-        device: str,
-        profile_id: str,
-        created_at: dt.datetime,
-        parsed: Any,
-        referrer: Any,
-        ua: UserAgentInfo,
-        properties: dict[str, Any],
-        groups: list[str],
-        revenue: int,
-        event_id: str,
-        geo: Geo = EMPTY_GEO,
-    ) -> dict[str, Any]:
-        return {
-            "id": event_id,
-            "project_id": caller.project.id,
-            "name": name,
-            "device_id": device,
-            "profile_id": profile_id,
-            "session_id": session,
-            "created_at": _iso(created_at),
-            "path": parsed.path,
-            "origin": parsed.origin,
-            "referrer": referrer.url,
-            "referrer_name": referrer.name,
-            "referrer_type": referrer.type,
-            "revenue": revenue,
-            "duration": 0,
-            "properties": to_dots(properties),
-            "groups": groups,
-            "country": geo.country,
-            "city": geo.city,
-            "region": geo.region,
-            "longitude": geo.longitude,
-            "latitude": geo.latitude,
-            "os": ua.os,
-            "os_version": ua.os_version,
-            "browser": ua.browser,
-            "browser_version": ua.browser_version,
-            "device": ua.device,
-            "brand": ua.brand,
-            "model": ua.model,
-            "sdk_name": req.sdk_name,
-            "sdk_version": req.sdk_version,
-            "imported_at": None,
-        }
+        records.append(("event", head[:-1] + b"," + t.row_json[1:]))
+        if t.identify and len(t.identify) > 1:
+            records.append(self._profile_record(project_id, profile_id, t.identify, t.ua, req))
+        return Result(t.answer_device, stored_session, records)
 
     def bot_record(
         self, caller: Caller, name: str, kind: str, path: str, when: dt.datetime
@@ -413,7 +486,7 @@ class Ingestor:
         fields: dict[str, Any],
         ua: UserAgentInfo | None,
         req: RequestInfo,
-    ) -> Record:
+    ) -> tuple[str, dict[str, Any]]:
         now = _iso(req.received_at)
         with self._lock:
             current = dict(self._profiles.get((project_id, profile_id)) or {})

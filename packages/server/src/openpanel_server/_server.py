@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from openpanel_core._guard import suppress_internal_errors
 from openpanel_server import _fastjson as fastjson
 from openpanel_server._auth import Caller
+from openpanel_server._batch_pool import BatchPool, auto_workers
 from openpanel_server._config import Settings
 from openpanel_server._geo import GeoLookup
 from openpanel_server._ingest import Ingestor, Record, RequestInfo, Result, session_end_id
@@ -119,6 +120,43 @@ class _RecentIds:
 
 _RowT = TypeVar("_RowT")
 
+#: Log record kind -> store table, in the order they are written.
+_KIND_TABLES = {
+    "event": "events",
+    "profile": "profiles",
+    "group": "groups",
+    "session": "sessions",
+    "bot": "events_bots",
+    "replay": "session_replay_chunks",
+}
+
+
+def _encode_record(record: Record) -> bytes:
+    """A record as the log holds it: ``["kind",{...}]`` (a serialised row is kept as it is)."""
+    kind, row = record
+    if isinstance(row, bytes):
+        return b'["' + kind.encode() + b'",' + row + b"]"
+    return fastjson.dumps(record)
+
+
+def _adjusted_profile(item: Any) -> str:
+    """The profile an ``increment``/``decrement`` item changes."""
+    return str(item.payload.profile_id)
+
+
+def _split_record(data: bytes) -> tuple[str, bytes]:
+    """``(kind, row JSON)`` of a log record ``["kind",{...}]``, the row left unparsed.
+
+    Records are written compact (``fastjson.dumps``), so the row is the bytes between the
+    kind's ``",`` and the closing ``]``; anything else is parsed and the row serialised again.
+    """
+    if data[:2] == b'["' and data[-2:] == b"}]":
+        end = data.find(b'",{', 2)
+        if 2 < end < 40:
+            return data[2:end].decode("ascii", "replace"), data[end + 2 : -1]
+    kind, row = fastjson.loads(data)
+    return str(kind), fastjson.dumps(row)
+
 
 def _row(cls: Callable[..., _RowT], record: dict[str, Any]) -> _RowT:
     """A store row from a log record: the ``*_at`` fields are ISO strings in the log."""
@@ -148,6 +186,9 @@ class Server:
             geo_path = data / "GeoLite2-City.mmdb"
         self.geo = GeoLookup(geo_path)
         self.ingestor = Ingestor(self.sessions, self.meta.salts, self.geo.lookup)
+        workers = settings.ingest_workers if settings.ingest_workers >= 0 else auto_workers()
+        #: Worker processes for the stateless half of large batches (started on first use).
+        self.batch_pool = BatchPool(workers, geo_path)
         self.recent = _RecentIds()
         self._init_webhooks(data)
         self._stop = threading.Event()
@@ -214,23 +255,37 @@ class Server:
 
         Items whose idempotency id was already accepted are answered again without storing.
         """
-        from openpanel_server._ingest import IngestError
+        return self.ingest_items([(item, event_id, req) for item, event_id in items], caller)
+
+    def ingest_items(
+        self, items: Sequence[tuple[Any, str | None, RequestInfo]], caller: Caller
+    ) -> list[Result | Exception]:
+        """:meth:`ingest` with each item's own request facts, in order, one log append for all.
+
+        A batch's items name their own end user. An item is a validated model or a
+        :class:`~openpanel_server._ingest.PreparedTrack` made by a worker.
+        """
+        from openpanel_server._ingest import IngestError, PreparedTrack
 
         results: list[Result | Exception] = []
         records: list[Record] = []
         project_id = caller.project.id
         claimed: list[str] = []
         try:
-            for item, event_id in items:
+            for item, event_id, req in items:
                 if event_id:
                     if not self.recent.claim(project_id, event_id):
                         results.append(self.ingestor.answer(caller, req, []))  # stored already
                         continue
                     claimed.append(event_id)
-                if getattr(item, "type", "") in ("increment", "decrement"):
-                    self._load_profile(project_id, str(item.payload.profile_id))
+                kind = "track" if isinstance(item, PreparedTrack) else str(item.type)
+                if kind in ("increment", "decrement"):
+                    self._load_profile(project_id, _adjusted_profile(item))
                 try:
-                    result = self.ingestor.process(item, caller, req, event_id)
+                    if isinstance(item, PreparedTrack):
+                        result = self.ingestor.commit_track(item, req)
+                    else:
+                        result = self.ingestor.process(item, caller, req, event_id)
                 except IngestError as exc:
                     if event_id:
                         claimed.remove(event_id)
@@ -238,13 +293,13 @@ class Server:
                     results.append(exc)
                     continue
                 results.append(result)
-                if getattr(item, "type", "") in _PROFILE_UPDATES:
-                    for kind, row in result.records:
-                        if kind == "profile":
+                if kind in _PROFILE_UPDATES:
+                    for record_kind, row in result.records:
+                        if record_kind == "profile" and isinstance(row, dict):
                             row[PROFILE_UPDATE_MARK] = "profile.updated"
                 records.extend(result.records)
             if records:
-                self.wal.append([fastjson.dumps(r) for r in records])
+                self.wal.append([_encode_record(r) for r in records])
         except BaseException:
             self.recent.release(project_id, claimed)
             raise
@@ -292,13 +347,27 @@ class Server:
             batch = list(self.wal.read_from(self._flushed_seq + 1))
             if not batch:
                 return 0
-            records = [fastjson.loads(data) for _, data in batch]
-            self._enqueue_webhooks(batch, records)
-            self._write(records, dedupe=False)
+            if self.webhook_router.subscriptions():  # rows are parsed only for webhooks
+                self._enqueue_webhooks(batch, [fastjson.loads(data) for _, data in batch])
+            self._write_json([data for _, data in batch])
             last = batch[-1][0]
             self.wal.checkpoint(last)
             self._flushed_seq = last
             return len(batch)
+
+    def _write_json(self, records: Sequence[bytes]) -> None:
+        """Store log records as they are: ClickHouse parses the rows (no Python objects)."""
+        by_table: dict[str, list[bytes]] = {}
+        for data in records:
+            kind, row = _split_record(data)
+            table = _KIND_TABLES.get(kind)
+            if table is not None:
+                by_table.setdefault(table, []).append(row)
+        # The order of _write: events before the profiles and sessions they explain.
+        for table in _KIND_TABLES.values():
+            rows = by_table.get(table)
+            if rows:
+                self.store.insert_json(table, rows)
 
     def _write(self, records: list[Any], *, dedupe: bool) -> None:
         events = [_row(EventRow, r) for k, r in records if k == "event"]
@@ -468,5 +537,6 @@ class Server:
         self.webhooks.close()
         self.store.close()
         self.wal.close()
+        self.batch_pool.close()
         self.geo.close()
         self.meta.close()
