@@ -12,6 +12,7 @@ import {
   type OpenPanelOptions,
   type TrackRequest,
 } from '../src/index.js';
+import { readFileSync } from 'node:fs';
 
 const CLIENT_ID = 'c1d2e3f4-0000-4000-8000-000000000001';
 let sent: TrackRequest[];
@@ -74,7 +75,9 @@ describe('createOpenPanel', () => {
 
   test('the constants come from the Python core', () => {
     expect(SDK_NAME).toBe('openpanel-browser');
-    expect(SDK_VERSION).toBe('0.1.0');
+    expect(SDK_VERSION).toBe(
+      JSON.parse(readFileSync('package.json', 'utf8')).version, // npm test runs here
+    );
   });
 
   test('methods never throw, whatever they are given', () => {

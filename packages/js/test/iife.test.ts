@@ -1,7 +1,13 @@
 // The script tag (dist/op.js) in jsdom pages: the queue stub, init in any order, screen views,
 // SPA navigation, clicks, privacy and exclusion switches, and that it never throws.
 import { afterEach, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { CLIENT_ID, Page, SCRIPT, STUB, init, sleep, type PageOptions } from './pages.js';
+
+// The suite's version, as package.json states it (scripts/bump_version.py keeps them equal).
+const VERSION: string = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version;
 
 const HOME = 'https://shop.example/';
 const pages: Page[] = [];
@@ -32,7 +38,7 @@ describe('wire format', () => {
         'content-type': 'application/json',
         'openpanel-client-id': CLIENT_ID,
         'openpanel-sdk-name': 'openpanel-browser',
-        'openpanel-sdk-version': '0.1.0',
+        'openpanel-sdk-version': VERSION,
       });
       expect(JSON.stringify(request.body)).not.toContain('null');
     }
@@ -68,9 +74,9 @@ describe('wire format', () => {
   });
 
   test('the version in op.js is the suite version', () => {
-    expect(SCRIPT).toContain('"0.1.0"');
+    expect(SCRIPT).toContain(JSON.stringify(VERSION));
     const p = page().load();
-    expect(p.run('window.op.version')).toBe('0.1.0');
+    expect(p.run('window.op.version')).toBe(VERSION);
   });
 });
 
@@ -612,7 +618,7 @@ describe('never throws into the page', () => {
         op('increment'); op('init', null); op('init', {}); op('__proto__'); op('constructor');
         op('hasOwnProperty', 'x'); op('toString'); op('setGroups', null);`);
       p.run(SCRIPT);
-      expect(p.run('typeof window.op === "function" && window.op.version')).toBe('0.1.0');
+      expect(p.run('typeof window.op === "function" && window.op.version')).toBe(VERSION);
       p.run(`op('init', ${init({ trackScreenViews: false })});
         op('track', 'ok');
         const circular = {}; circular.self = circular;
