@@ -160,6 +160,9 @@ class BridgeConfig:
             values: The settings.
             source: How the settings are called in messages (``"OPENPANEL"``).
 
+        Returns:
+            The config; defaults for the keys not given.
+
         Raises:
             ConfigurationError: An unknown key, a wrong type or a bad value; the message
                 names the key, as in ``OPENPANEL['api_url'] must be an http(s) URL``.
@@ -347,6 +350,13 @@ class BridgeConfig:
 
         Args:
             **options: Any :class:`openpanel_core.OpenPanel` option; overrides the config.
+
+        Returns:
+            A new client with the config's ``client_id``, ``client_secret``, ``api_url`` and
+            ``disabled``; the caller owns it (shut it down at exit).
+
+        Raises:
+            ConfigurationError: An option is invalid, or no ``client_id`` while enabled.
         """
         return OpenPanel(
             self.client_id or None, self.client_secret, **self._client_options(options)
@@ -357,6 +367,13 @@ class BridgeConfig:
 
         Args:
             **options: Any :class:`openpanel_core.AsyncOpenPanel` option; overrides the config.
+
+        Returns:
+            A new client with the config's ``client_id``, ``client_secret``, ``api_url`` and
+            ``disabled``; the caller owns it (await its ``shutdown()`` at exit).
+
+        Raises:
+            ConfigurationError: An option is invalid, or no ``client_id`` while enabled.
         """
         return AsyncOpenPanel(
             self.client_id or None, self.client_secret, **self._client_options(options)

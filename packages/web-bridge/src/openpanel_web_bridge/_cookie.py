@@ -53,6 +53,9 @@ def device_cookie_header(device_id: str, config: BridgeConfig, *, https: bool) -
         config: The bridge config.
         https: Whether the current request came over https.
 
+    Returns:
+        The header value, such as ``op_did=...; Max-Age=...; Path=/; HttpOnly; SameSite=Lax``.
+
     Raises:
         ValueError: ``device_id`` is not a valid device id.
     """

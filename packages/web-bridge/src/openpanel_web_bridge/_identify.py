@@ -52,6 +52,14 @@ class IdentifyOnce:
         """True when this profile (with these properties) was not identified in the last ttl.
 
         A True answer records the pair: the caller is expected to identify now.
+
+        Args:
+            profile_id: The signed-in user's id.
+            properties: The profile fields the caller would send (name, email, ...); a change
+                of any of them makes the answer True again.
+
+        Returns:
+            True when the caller should send ``identify`` now.
         """
         key = (str(profile_id), _fingerprint(properties))
         now = self._clock()

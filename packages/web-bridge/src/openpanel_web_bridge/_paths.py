@@ -86,5 +86,8 @@ def excluded_paths(config: BridgeConfig) -> PathMatcher:
 
     Args:
         config: The bridge config.
+
+    Returns:
+        A matcher of those paths (the prefix and everything under it included).
     """
     return PathMatcher((*config.exclude_paths, config.prefix, config.prefix + "/*"))

@@ -230,6 +230,12 @@ class Proxy:
 
         Frameworks call it before reading the body; a missing or unreadable value is not
         "too large" (the body itself is checked again in :meth:`forward`).
+
+        Args:
+            content_length: The request's ``Content-Length`` header, or None.
+
+        Returns:
+            True when the announced size is over ``config.max_proxy_body_bytes``.
         """
         if not content_length:
             return False
@@ -369,7 +375,22 @@ class Proxy:
         *,
         device_id: str | None = None,
     ) -> ProxyResponse:
-        """The asyncio twin of :meth:`forward` (same arguments, same answers)."""
+        """The asyncio twin of :meth:`forward` (same arguments, same answers).
+
+        Args:
+            method: The request method.
+            subpath: The path after ``prefix + "/"`` (``"track"``, ``"track/batch"``,
+                ``"track/device-id"``); anything else is a 404.
+            headers: The browser's request headers, lower-case names.
+            body: The request body.
+            client_ip: The end user's IP (see :func:`client_ip`), sent as
+                ``openpanel-client-ip``.
+            device_id: The first-party device id, added to ``/track`` events as
+                ``__deviceId`` when they carry none.
+
+        Returns:
+            The answer to send back, as for :meth:`forward`.
+        """
         result = await acall_reporting(
             "proxy", self._aforward, method, subpath, headers, body, client_ip, device_id
         )

@@ -67,6 +67,10 @@ def client_ip(get_header: GetHeader, peer: str | None, config: BridgeConfig) -> 
         get_header: Reads a request header by lower-case name.
         peer: The socket peer's address (``REMOTE_ADDR``, ``scope["client"][0]``).
         config: The bridge config.
+
+    Returns:
+        The address in canonical form, or None when neither the header nor the peer holds a
+        valid one.
     """
     header = config.ip_header
     if header:
@@ -132,6 +136,9 @@ def request_info(
         path: The request path.
         query: The query string without ``?`` (``""`` when none).
         config: The bridge config.
+
+    Returns:
+        The request's IP (see :func:`client_ip`), user agent, referrer, URL, path and method.
     """
     url = None
     if host:
@@ -157,6 +164,14 @@ def request_event(
     config: BridgeConfig,
 ) -> tuple[str, dict[str, Any]]:
     """The server-side event for one handled request (``track_requests``).
+
+    Args:
+        info: What was collected about the request (:func:`request_info`).
+        status: The response's HTTP status code.
+        duration_ms: How long the app took to answer, in milliseconds (rounded to 0.01).
+        route: The matched route pattern (``"/items/{id}"``, ``"items/<int:id>"``), or None
+            when the framework matched none.
+        config: The bridge config; its ``request_event_name`` names the event.
 
     Returns:
         ``(config.request_event_name, properties)`` with ``method``, ``path``, ``route``,

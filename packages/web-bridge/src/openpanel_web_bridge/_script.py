@@ -76,7 +76,11 @@ def script_source() -> bytes:
 
 
 def script_version() -> str:
-    """A short hash of the script's content, used as ``?v=`` to bust caches."""
+    """A short hash of the script's content, used as ``?v=`` to bust caches.
+
+    Returns:
+        The hash, in hexadecimal; it changes only when the packaged script does.
+    """
     return _script().version
 
 
@@ -131,6 +135,9 @@ def script_response(
     Args:
         if_none_match: The request's ``If-None-Match`` header.
         accept_encoding: The request's ``Accept-Encoding`` header.
+
+    Returns:
+        The status, headers and body to send.
     """
     s = _script()
     use_gzip = _accepts_gzip(accept_encoding)

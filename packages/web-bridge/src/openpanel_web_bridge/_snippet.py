@@ -32,8 +32,15 @@ def json_for_html(value: Any) -> str:
     ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\uXXXX`` escapes, so no value can
     close the element, open a comment or break a JavaScript string.
 
+    Args:
+        value: A JSON-serialisable value (dicts, lists, strings, numbers, booleans, None).
+
+    Returns:
+        The JSON text, to put as is inside a ``<script>`` element.
+
     Raises:
         TypeError: ``value`` is not JSON-serialisable.
+        ValueError: ``value`` holds NaN or an infinity (not valid JSON).
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.translate(_HTML_UNSAFE)
