@@ -113,6 +113,9 @@ class OpenPanelMiddleware:
     a logged-in user becomes the event's profile and is identified once per session. With
     ``track_requests`` one event per request records method, path, route, status and
     duration. Works in sync (WSGI) and async (ASGI) stacks.
+
+    Args:
+        get_response: The next middleware or view (Django passes it).
     """
 
     sync_capable = True

@@ -62,6 +62,12 @@ def webhook_message(request: HttpRequest) -> WebhookMessage:
 
     The same object as ``request.openpanel_webhook``, typed.
 
+    Args:
+        request: The request being handled by the decorated view or :class:`WebhookView`.
+
+    Returns:
+        The verified message.
+
     Raises:
         LookupError: The request was not verified by a webhook receiver.
     """
@@ -316,7 +322,16 @@ class WebhookView(View):
     _openpanel_receiver: ClassVar[_Receiver | None] = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """Django's dispatch (CSRF-exempt: webhooks are signed instead)."""
+        """Django's dispatch (CSRF-exempt: webhooks are signed instead).
+
+        Args:
+            request: The incoming request.
+            *args: Positional arguments from the URL pattern.
+            **kwargs: Keyword arguments from the URL pattern.
+
+        Returns:
+            The response of the method handler (405 for anything but ``POST``).
+        """
         return super().dispatch(request, *args, **kwargs)
 
     dispatch.csrf_exempt = True  # pyright: ignore[reportFunctionMemberAccess]
@@ -332,7 +347,18 @@ class WebhookView(View):
         return receiver
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """Verify, then call :meth:`handle` with the message."""
+        """Verify, then call :meth:`handle` with the message.
+
+        Args:
+            request: The incoming webhook request.
+            *args: Positional arguments from the URL pattern (not used).
+            **kwargs: Keyword arguments from the URL pattern (not used).
+
+        Returns:
+            The refusal (the error's status, such as 400 or 413, with
+            ``{"error": "<reason>"}``) when the request does not verify; otherwise :meth:`handle`'s response, or ``204`` when it
+            returned None.
+        """
         receiver = self._receiver()
         outcome = receiver.check(request)
         if isinstance(outcome, HttpResponse):
@@ -355,5 +381,12 @@ class WebhookView(View):
         Args:
             request: The request (its body is ``message.body``).
             message: The verified message: ``id`` (idempotency key), ``type``, ``data``.
+
+        Returns:
+            A response, or None for ``204 No Content``. A 5xx response (or an exception)
+            forgets the message id, so the sender's retry is processed again.
+
+        Raises:
+            NotImplementedError: The subclass does not override it.
         """
         raise NotImplementedError("subclasses of WebhookView implement handle()")
