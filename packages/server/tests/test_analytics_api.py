@@ -6,6 +6,9 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -317,3 +320,146 @@ def test_an_export_is_closed_when_the_client_disconnects(spec: str) -> None:
     time.sleep(0.1)
     assert raw.reads == reads  # nothing reads the engine after the client left
     assert not any(m.get("more_body") is False for m in sent)  # never finished
+
+
+# -- who am I, one session, event names, profiles by activity --------------------------------
+
+
+def test_me_names_the_client_and_its_project(server: RunningServer) -> None:
+    r = httpx.get(f"{server.url}/api/me", headers=server.read_headers(), timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert r.json() == {
+        "clientId": server.creds["readClientId"],
+        "clientType": "read",
+        "projectId": server.creds["projectId"],
+        "projectName": "Default",
+        "timezone": "UTC",
+    }
+    root = _cli(server, "client", "create", "--project", server.creds["projectId"], "--type", "root")
+    headers = {
+        "openpanel-client-id": root["clientId"],
+        "openpanel-client-secret": root["clientSecret"],
+    }
+    me = httpx.get(f"{server.url}/api/me", headers=headers, timeout=30).json()
+    assert (me["clientId"], me["clientType"]) == (root["clientId"], "root")
+    # Same authentication as the queries: no secret, a wrong one, a write client: 401.
+    assert httpx.get(f"{server.url}/api/me", timeout=30).status_code == 401
+    wrong = {**server.read_headers(), "openpanel-client-secret": "nope"}
+    assert httpx.get(f"{server.url}/api/me", headers=wrong, timeout=30).status_code == 401
+    writer = httpx.get(f"{server.url}/api/me", headers=server.server_headers(), timeout=30)
+    assert writer.status_code == 401
+    other = httpx.get(
+        f"{server.url}/api/me",
+        params={"projectId": "another"},
+        headers=server.read_headers(),
+        timeout=30,
+    )
+    assert other.status_code == 403
+    assert httpx.post(f"{server.url}/api/me", headers=server.read_headers()).status_code == 405
+
+
+def _cli(server: RunningServer, *args: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "openpanel_server", "--data-dir", str(server.data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_one_session_with_its_events_in_order(server: RunningServer) -> None:
+    listed = ok(server, "sessions", {"range": "today"})
+    [ada] = [s for s in listed["sessions"] if s["profileId"] == "u-ada"]
+    data = ok(server, "session", {"sessionId": ada["id"]})
+    assert data["sessionId"] == ada["id"]
+    assert data["session"] == ada
+    names = [e["name"] for e in data["events"]]
+    assert names[0] == "session_start" and names[-1] == "session_end"
+    assert sorted(names[1:-1]) == ["purchase", "screen_view", "signup"]
+    assert {e["sessionId"] for e in data["events"]} == {ada["id"]}
+    times = [e["createdAt"] for e in data["events"]]
+    assert times == sorted(times)
+    assert data["moreEvents"] is False
+    few = ok(server, "session", {"sessionId": ada["id"], "eventsLimit": 2})
+    assert (few["events"][0]["name"], len(few["events"])) == ("session_start", 2)
+    assert few["moreEvents"] is True
+    assert ok(server, "session", {"sessionId": "nope"}) == {
+        "sessionId": "nope",
+        "session": None,
+        "events": [],
+        "moreEvents": False,
+    }
+
+
+def test_event_names_with_their_counts(server: RunningServer) -> None:
+    data = ok(server, "event_names", {})
+    counts = {n["name"]: n["count"] for n in data["names"]}
+    assert counts == {
+        "screen_view": 3,
+        "session_end": 3,
+        "session_start": 3,
+        "signup": 2,
+        "purchase": 1,
+    }
+    assert [n["name"] for n in data["names"]][:3] == ["screen_view", "session_end", "session_start"]
+    assert data["more"] is False
+    top = ok(server, "event_names", {"range": "today", "limit": 1})
+    assert top == {"names": [{"name": "screen_view", "count": 3}], "more": True}
+    assert ok(server, "event_names", {"range": "yesterday"}) == {"names": [], "more": False}
+
+
+def test_profiles_follow_a_range_and_event_filters(server: RunningServer) -> None:
+    op = OpenPanel(server.client_id, server.secret, api_url=server.url, flush_interval=0.02)
+    now = time.time()
+    # Server-side events (no browser): no session, nothing the other tests count.
+    op.identify("p-now", first_name="Now", email="now@shop.test")
+    op.track("report_exported", {"format": "pdf"}, profile_id="p-now")
+    op.identify("p-past", first_name="Past", email="past@shop.test")
+    op.track("report_exported", {"format": "csv"}, profile_id="p-past", timestamp=now - 3 * 86400)
+    assert op.flush(10)
+    op.shutdown()
+    deadline = time.monotonic() + 15  # profiles are stored in batches
+    while ok(server, "profiles", {"search": "@shop.test"})["total"] < 2:
+        assert time.monotonic() < deadline, "the profiles were not stored"
+        time.sleep(0.2)
+
+    def ids(body: dict[str, Any]) -> list[str]:
+        data = ok(server, "profiles", {"search": "@shop.test", **body})
+        assert data["total"] == len(data["profiles"])
+        return sorted(p["id"] for p in data["profiles"])
+
+    assert ids({}) == ["p-now", "p-past"]
+    assert ids({"range": "today"}) == ["p-now"]
+    assert ids({"range": "7d"}) == ["p-now", "p-past"]
+    exported = [{"name": "name", "operator": "is", "value": ["report_exported"]}]
+    csv_format = [{"name": "properties.format", "operator": "is", "value": ["csv"]}]
+    assert ids({"filters": exported}) == ["p-now", "p-past"]
+    assert ids({"filters": csv_format}) == ["p-past"]
+    assert ids({"range": "today", "filters": csv_format}) == []
+    assert ids({"filters": [{"name": "name", "operator": "is", "value": ["signup"]}]}) == []
+
+
+def test_new_query_errors_name_the_field(server: RunningServer) -> None:
+    assert fields(post(server, "session", {})) == ["sessionId"]
+    assert fields(post(server, "session", {"sessionId": "s", "eventsLimit": 0})) == ["eventsLimit"]
+    assert fields(post(server, "event_names", {"limit": 0})) == ["limit"]
+    assert fields(post(server, "event_names", {"range": "custom"})) == ["startDate", "endDate"]
+    assert fields(post(server, "profiles", {"startDate": "2026-01-01"})) == ["startDate"]
+    backwards = {"range": "custom", "startDate": "2026-01-02", "endDate": "2026-01-01"}
+    assert fields(post(server, "profiles", backwards)) == ["endDate"]
+    bad = [{"name": "path", "operator": "like", "value": ["/x"]}]
+    assert fields(post(server, "profiles", {"filters": bad})) == ["filters.0.operator"]
+    regex = [{"name": "path", "operator": "regex", "value": ["(a"]}]
+    r = post(server, "profiles", {"filters": regex})
+    assert fields(r) == ["filters.0.value.0"]
+    assert r.json()["fields"][0]["type"] == "invalid_regex"
+    assert fields(post(server, "event_names", {"timezone": "Asia/Tokyo"})) == ["timezone"]
+    for query in ("session", "event_names"):
+        anonymous = httpx.post(f"{server.url}/api/analytics/{query}", json={})
+        assert anonymous.status_code == 401

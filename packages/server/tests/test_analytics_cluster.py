@@ -7,6 +7,7 @@ test_analytics_queries.py checks against hand-computed answers).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -17,9 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analytics_helpers import battery, helpers_dir, load_dataset
+from analytics_helpers import RANGE, battery, context, context_at, helpers_dir, load_dataset
 from server_helpers import CLUSTER_SIM_CONFIG as CONFIG
 
+from openpanel_server._analytics import (
+    AnalyticsClient,
+    EventNamesRequest,
+    ProfileListRequest,
+    SessionRequest,
+    event_names,
+    list_profiles,
+    session_detail,
+)
 from openpanel_server._store import Store, open_store
 from openpanel_server._store._readers import analytics_client
 
@@ -39,6 +49,8 @@ SCRIPT = textwrap.dedent(
         "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"
     ).result_rows}
     out["battery"] = battery(analytics.client)
+    from test_analytics_cluster import lookups
+    out["lookups"] = lookups(analytics.client)
     # An export on its own connection (opened with the cluster config) while the shared read
     # connection keeps answering.
     stream = analytics.export(ExportRequest.model_validate({**RANGE, "format": "csv"}), context())
@@ -52,6 +64,30 @@ SCRIPT = textwrap.dedent(
     print(json.dumps(out))
     """
 )
+
+
+def lookups(client: AnalyticsClient) -> dict[str, Any]:
+    """The session, event-name and filtered profile-list queries (run in both layouts)."""
+    ctx = context()
+    later = context_at(dt.datetime(2028, 3, 1, tzinfo=dt.timezone.utc))
+    filters = [{"name": "name", "operator": "is", "value": ["signup"]}]
+    out: dict[str, Any] = {
+        "session_s1": session_detail(client, SessionRequest(session_id="s1"), ctx),
+        "session_s0_later": session_detail(client, SessionRequest(session_id="s0"), later),
+        "names": event_names(client, EventNamesRequest(), ctx),
+        "names_range": event_names(client, EventNamesRequest.model_validate(RANGE), ctx),
+        "profiles_day": list_profiles(
+            client,
+            ProfileListRequest.model_validate(
+                {"range": "custom", "startDate": "2026-03-03", "endDate": "2026-03-03"}
+            ),
+            ctx,
+        ),
+        "profiles_filtered": list_profiles(
+            client, ProfileListRequest.model_validate({**RANGE, "filters": filters}), ctx
+        ),
+    }
+    return {k: v.model_dump(mode="json", by_alias=True) for k, v in out.items()}
 
 
 @pytest.fixture(scope="module")
@@ -92,5 +128,14 @@ def test_cluster_layout_gives_the_same_answers(store: Store, tmp_path: Path) -> 
     assert cluster["battery"].keys() == embedded.keys()
     for key, value in embedded.items():
         assert cluster["battery"][key] == value, key
+    looked_up = lookups(analytics_client(store))  # pyright: ignore[reportArgumentType]
+    assert cluster["lookups"] == looked_up
+    # The hand-computed answers (test_analytics_queries.py checks them in full).
+    assert [e["id"] for e in looked_up["session_s1"]["events"]] == [f"s1-0{i}" for i in range(7)]
+    assert looked_up["session_s0_later"]["session"]["id"] == "s0"
+    assert looked_up["names"]["names"][0] == {"name": "screen_view", "count": 14}
+    assert looked_up["names_range"]["names"][0] == {"name": "screen_view", "count": 12}
+    assert [p["id"] for p in looked_up["profiles_day"]["profiles"]] == ["u2"]
+    assert looked_up["profiles_filtered"]["total"] == 2
     assert cluster["during_export"] == 27
     assert cluster["csv_lines"] == 28  # header and 27 events
