@@ -113,6 +113,12 @@ class OpenPanel:
     def state(self, app: Flask | None = None) -> OpenPanelState:
         """The state of ``app`` (default: the current app).
 
+        Args:
+            app: A Flask app; None for the app of the current app context.
+
+        Returns:
+            The app's :class:`OpenPanelState` (config, client, proxy).
+
         Raises:
             RuntimeError: The extension is not installed on that app.
         """
@@ -131,6 +137,13 @@ class OpenPanel:
         """Send what is queued (within ``timeout``) and release the app's client and proxy.
 
         A client passed in by you is flushed but not shut down.
+
+        Args:
+            app: A Flask app; None for the app of the current app context.
+            timeout: Seconds the final flush may take (None: until everything is sent).
+
+        Raises:
+            RuntimeError: The extension is not installed on that app (or no app context).
         """
         state = self.state(app)
         if not state.owns_client:
@@ -140,6 +153,9 @@ class OpenPanel:
 
 def current_client() -> OpenPanelClient:
     """The core client of the current Flask app (``app.extensions["openpanel"].client``).
+
+    Returns:
+        The app's :class:`openpanel_core.OpenPanel` client.
 
     Raises:
         RuntimeError: Outside an app context, or the extension is not installed.

@@ -29,6 +29,11 @@ class OpenPanelState:
         excluded: Paths without context or request event (``exclude_paths``, the bridge
             prefix and the app's static files).
         identify_once: Memory of the profiles identified recently.
+        identify_func: The ``identify`` callable given to the extension, if any.
+        blueprint: The blueprint serving ``op.js`` and the proxy, when one is registered.
+        identify: The ``identify`` callable in use: ``identify_func``, else Flask-Login's
+            when the app uses it (set at the first request, see :meth:`prepare`).
+        prepared: Whether :meth:`prepare` has run.
     """
 
     config: BridgeConfig
@@ -38,14 +43,14 @@ class OpenPanelState:
     identify_once: IdentifyOnce
     identify_func: IdentifyFunc | None = None
     blueprint: Blueprint | None = None
-    #: The ``identify`` callable in use (set at the first request, see :meth:`prepare`).
-    identify: IdentifyFunc | None = field(default=None, repr=False)
-    prepared: bool = field(default=False, repr=False)
-    _proxy: Proxy | None = field(default=None, repr=False)
+    # Set after construction, so not constructor arguments.
+    identify: IdentifyFunc | None = field(default=None, init=False, repr=False)
+    prepared: bool = field(default=False, init=False, repr=False)
+    _proxy: Proxy | None = field(default=None, init=False, repr=False)
     _verifiers: dict[tuple[Any, ...], Verifier] = field(
-        default_factory=dict[tuple[Any, ...], Verifier], repr=False
+        default_factory=dict[tuple[Any, ...], Verifier], init=False, repr=False
     )
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def prepare(self, app: Flask) -> None:
         """At the first request: adapt to extensions set up after ``init_app``.
@@ -53,6 +58,9 @@ class OpenPanelState:
         The ``identify`` callable is the one given, else Flask-Login's when the app uses it
         (``LoginManager.init_app`` may run after ours); the proxy blueprint is exempted from
         Flask-WTF's CSRF protection (browsers post events to it without a token).
+
+        Args:
+            app: The app this state belongs to.
         """
         self.identify = self.identify_func or default_identify(app)
         if self.blueprint is not None:
@@ -74,7 +82,15 @@ class OpenPanelState:
         return proxy
 
     def verifier(self, key: tuple[Any, ...], build: Any) -> Verifier:
-        """A cached webhook verifier for ``key``, built by ``build()`` the first time."""
+        """A cached webhook verifier for ``key``, built by ``build()`` the first time.
+
+        Args:
+            key: What identifies the verifier's settings (secrets, tolerance).
+            build: A callable without arguments returning a new :class:`Verifier`.
+
+        Returns:
+            The verifier cached for ``key``.
+        """
         found = self._verifiers.get(key)
         if found is None:
             with self._lock:
@@ -84,7 +100,11 @@ class OpenPanelState:
         return found
 
     def close(self, timeout: float | None = 2.0) -> None:
-        """Close the proxy and, when the extension built it, shut the client down."""
+        """Close the proxy and, when the extension built it, shut the client down.
+
+        Args:
+            timeout: Seconds the client's final flush may take (None: until done).
+        """
         with self._lock:
             proxy, self._proxy = self._proxy, None
         if proxy is not None:

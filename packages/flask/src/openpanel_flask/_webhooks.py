@@ -105,6 +105,11 @@ def openpanel_webhook(
             replay protection off.
         max_body_bytes: Larger bodies are refused with 413 before they are read.
 
+    Returns:
+        The wrapped view when used bare, otherwise a decorator that wraps one. The wrapped
+        view answers a refused delivery with the error's status and
+        ``{"error": "<reason>"}``, without running the view.
+
     Raises:
         openpanel_core.webhooks.InvalidSecretError: An explicit secret is malformed (at
             decoration time).
@@ -220,6 +225,11 @@ def _release(store: Seen, msg_id: str) -> None:
 
 def webhook_message() -> WebhookMessage:
     """The verified message of the current ``@openpanel_webhook`` request.
+
+    The same object as ``g.openpanel_webhook``, typed.
+
+    Returns:
+        The verified message.
 
     Raises:
         LookupError: Called outside a verified webhook view.
