@@ -19,6 +19,15 @@ IdentifyResult: TypeAlias = "str | int | Mapping[str, Any] | None"
 or None for an anonymous visitor."""
 
 IdentifyHook: TypeAlias = Callable[[Scope], IdentifyResult]
+"""The ``identify=`` hook of :class:`OpenPanelMiddleware`: ``(scope) -> IdentifyResult``.
+
+Called with the request's ASGI scope at the start of each request, synchronously: read a
+cookie, a session or a header already in the scope, do no I/O (an ``async def`` hook is not
+supported and counts as anonymous). Return a profile id, a mapping with ``profile_id`` and
+optionally ``first_name``, ``last_name``, ``email``, ``avatar`` and ``properties`` (other keys
+become profile properties too), or None for an anonymous visitor. An exception in the hook is
+logged once and means anonymous; it never reaches the app.
+"""
 
 _TRAITS = ("first_name", "last_name", "email", "avatar")
 _KNOWN = frozenset({"profile_id", "properties", *_TRAITS})
@@ -39,7 +48,11 @@ class Identity:
     properties: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
     def fingerprint(self) -> dict[str, Any]:
-        """Everything an ``identify`` call would send, to tell a change from a repeat."""
+        """Everything an ``identify`` call would send, to tell a change from a repeat.
+
+        Returns:
+            The traits and properties in one dict.
+        """
         return {**self.traits, **self.properties}
 
 

@@ -125,6 +125,10 @@ class OpenPanelMiddleware:
             ``track_requests``, ``exclude_paths``, ...), over ``config``. Missing
             ``client_id``, ``client_secret`` and ``api_url`` come from the ``OPENPANEL_*``
             environment variables.
+
+    Raises:
+        openpanel_core.ConfigurationError: A setting is unknown or its value is invalid, or
+            no ``client_id`` is configured while enabled.
     """
 
     def __init__(

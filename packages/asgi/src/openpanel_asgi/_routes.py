@@ -80,6 +80,9 @@ class OpenPanelRoutes:
         config: A :class:`~openpanel_web_bridge.BridgeConfig` or a mapping of its fields.
         proxy: A ready :class:`~openpanel_web_bridge.Proxy` (default: one built from config).
         **options: Fields of :class:`~openpanel_web_bridge.BridgeConfig`, over ``config``.
+
+    Raises:
+        openpanel_core.ConfigurationError: A setting is unknown or its value is invalid.
     """
 
     def __init__(
@@ -96,7 +99,16 @@ class OpenPanelRoutes:
         self._limit = self.config.max_proxy_body_bytes
 
     def serves(self, subpath: str) -> bool:
-        """Whether ``subpath`` (the path after ``prefix + "/"``) is one of these routes."""
+        """Whether ``subpath`` (the path after ``prefix + "/"``) is one of these routes.
+
+        Args:
+            subpath: The request path after the prefix and its ``/`` (``"op.js"``,
+                ``"track"``).
+
+        Returns:
+            True for the script (when ``script`` is on) and the proxy routes (when ``proxy``
+            is on).
+        """
         if subpath == _SCRIPT:
             return self._script
         return self._proxy_on and subpath in PROXY_ROUTES
@@ -122,7 +134,14 @@ class OpenPanelRoutes:
                 return
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, subpath: str) -> None:
-        """Answer the request for ``subpath``; unknown paths get a JSON 404."""
+        """Answer the request for ``subpath``; unknown paths get a JSON 404.
+
+        Args:
+            scope: The request's ASGI scope.
+            receive: The ASGI ``receive`` callable (the proxy reads the body from it).
+            send: The ASGI ``send`` callable the answer is sent with.
+            subpath: The request path after the prefix and its ``/``.
+        """
         if not self.serves(subpath):
             await _respond(send, 404, [_JSON, _NO_STORE], _NOT_FOUND)
             return
@@ -199,5 +218,19 @@ def routes(
     Example::
 
         app.mount("/_op", openpanel_asgi.routes(config))
+
+    Args:
+        config: A :class:`~openpanel_web_bridge.BridgeConfig` or a mapping of its fields;
+            missing ``client_id`` and ``api_url`` come from the ``OPENPANEL_*`` environment
+            variables.
+        **options: Fields of :class:`~openpanel_web_bridge.BridgeConfig` (``prefix``,
+            ``proxy``, ``script``, ...), over ``config``; also ``proxy=``, a ready
+            :class:`~openpanel_web_bridge.Proxy`.
+
+    Returns:
+        An :class:`OpenPanelRoutes` app; await its ``aclose()`` at shutdown.
+
+    Raises:
+        openpanel_core.ConfigurationError: A setting is unknown or its value is invalid.
     """
     return OpenPanelRoutes(config, **options)

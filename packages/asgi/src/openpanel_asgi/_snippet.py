@@ -41,6 +41,9 @@ def snippet(
         nonce: A CSP nonce to put on both script tags.
         options: Extra init options for the browser script.
         profile_id: Identify this user in the browser (default: the request's user).
+
+    Returns:
+        The HTML of the two ``<script>`` tags, or ``""``.
     """
     with suppress_internal_errors("asgi snippet"):
         state = current_request()

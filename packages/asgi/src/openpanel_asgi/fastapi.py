@@ -70,6 +70,10 @@ def verified_webhook(
             back. ``False`` turns replay protection off.
         max_body_bytes: The largest body accepted (default 1 MiB).
 
+    Returns:
+        The dependency, for ``message: Annotated[WebhookMessage, Depends(dependency)]``
+        (create it once, at import time: it holds the replay cache).
+
     Raises:
         openpanel_core.ConfigurationError: No secret was given.
     """

@@ -43,6 +43,15 @@ async def verify_webhook(
 
     Replays are refused only if ``verifier`` has a replay store (``Verifier(..., seen=...)``).
 
+    Args:
+        request: The Starlette request; its body is read here (do not read it before).
+        verifier: The :class:`~openpanel_core.webhooks.Verifier` with the webhook secrets.
+        max_body_bytes: The largest body accepted; a larger one is refused before it is
+            read completely.
+
+    Returns:
+        The verified message: ``id`` (the idempotency key), ``type``, ``data``, ``body``.
+
     Raises:
         openpanel_core.webhooks.WebhookError: The request is not a valid signed webhook
             (``exc.http_status`` is 400, or 413 for a body over the limit; ``exc.reason``
@@ -85,6 +94,10 @@ def webhook_endpoint(
             store. A store with ``forget(message_id)`` gets failed ids back. ``False`` turns
             replay protection off.
         max_body_bytes: The largest body accepted (default 1 MiB).
+
+    Returns:
+        A decorator turning ``async def endpoint(request, message) -> Response`` into a
+        Starlette endpoint ``async def (request) -> Response``.
 
     Raises:
         openpanel_core.ConfigurationError: No secret was given.
