@@ -79,13 +79,13 @@ class OpenPanel(ClientCore):
             ``send(Request) -> Response`` and ``close()``. Default :class:`HttpxTransport`; use
             :class:`RequestsTransport` for apps standardised on requests.
             (:class:`AsyncOpenPanel` takes an :class:`AsyncTransport`.)
-        **options: The client's other keyword options, the keys of :class:`ClientOptions`:
-            where to send (``api_url``), switches (``disabled``, ``sync_mode``, ``debug``),
-            hooks (``before_send``, ``on_error``), ``global_properties``, batching, queue and
-            retry limits (``flush_at``, ``max_queue_size``, ``max_retries``, ...), the durable
-            spool (``persist_path``), device and session (``device_id``,
-            ``session_timeout``) and ``shutdown_timeout``. :class:`ClientOptions` describes
-            each one.
+        **options: The client's other keyword options, the keys of
+            [`ClientOptions`][openpanel_core.ClientOptions], which describes each one: where
+            to send (``api_url``), switches (``disabled``, ``sync_mode``, ``debug``), hooks
+            (``before_send``, ``on_error``), ``global_properties``, batching, queue and retry
+            limits (``flush_at``, ``max_queue_size``, ``max_retries``, ...), the durable spool
+            (``persist_path``), device and session (``device_id``, ``session_timeout``) and
+            ``shutdown_timeout``.
 
     Raises:
         ConfigurationError: No ``client_id`` (and not disabled), or an invalid option
