@@ -17,6 +17,9 @@ share a GIL; on a 2-core machine they do share the two cores. Measured:
   a unique idempotency id), several requests in flight;
 * the server's resident memory (``VmRSS`` of ``/proc/<pid>/status``) idle and under load.
 
+Server CPU and memory include the server's ingestion worker processes (``--ingest-workers``
+sets how many; ``0`` keeps everything in one process).
+
 After the loads every acknowledged event is counted back through ``/export/events``.
 """
 
@@ -73,36 +76,59 @@ def free_port() -> int:
         return port
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (the server and its ingestion workers)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with contextlib.suppress(OSError):
+                    todo += [
+                        int(c)
+                        for c in Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                    ]
+    return out
+
+
 def rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` in KiB (0 when the process is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """VmRSS of ``pid`` and its descendants in KiB (0 when the process is gone)."""
+    total = 0
+    for member in family(pid):
+        try:
+            text = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of ``pid`` (all threads), in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
+    """User plus system CPU time of ``pid`` and its descendants (all threads), in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    for member in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 class Server:
     """``python -m openpanel_server serve`` on a free port and a temporary data folder."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, ingest_workers: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENPANEL_SERVER_")}
+        if ingest_workers is not None:
+            env["OPENPANEL_SERVER_INGEST_WORKERS"] = str(ingest_workers)
         cmd = [sys.executable, "-m", "openpanel_server", "--data-dir", str(data_dir)]
         cmd += ["serve", "--port", str(self.port)]
         self.log_path = data_dir.parent / "server.log"
@@ -627,6 +653,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter loads, fewer cells")
     parser.add_argument("--duration", type=float, help="measured seconds per cell")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        help="the server's ingestion worker processes (default: its own, one per core but one;"
+        " 0: everything in one process)",
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
@@ -638,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     server: Server | None = None
     try:
         log(f"starting the server (data in {tmp / 'data'}) ...")
-        server = Server(tmp / "data")
+        server = Server(tmp / "data", args.ingest_workers)
         cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
         time.sleep(3.0)
         idle_cpu = (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
@@ -677,6 +709,8 @@ def main(argv: list[str] | None = None) -> int:
             "Stored-event check: "
             + ("every acknowledged event was read back." if not checks else "; ".join(checks))
         )
+        workers = "default" if args.ingest_workers is None else str(args.ingest_workers)
+        print(f"Server ingestion workers: {workers}; server CPU and RSS include the workers'.")
         print(f"Machine: {machine()}.")
         if args.json:
             args.json.write_text(

@@ -41,3 +41,18 @@ def test_memory_is_bounded() -> None:
         ids.add("p", name)
     assert not ids.seen("p", "w")
     assert ids.seen("p", "z")
+
+
+def test_at_least_the_newest_half_is_remembered_and_at_most_the_limit() -> None:
+    import gc
+
+    ids = _RecentIds(limit=1000)
+    for i in range(10_000):
+        ids.add("p", str(i))
+        assert ids.seen("p", str(i))
+        assert ids.seen("p", str(max(0, i - 499)))  # the newest limit/2 always
+        assert not ids.seen("p", str(i - 1000)) if i >= 1000 else True
+    assert not ids.seen("q", "9999")  # per project
+    # Plain dicts of strings: nothing for the cyclic collector to walk.
+    assert not gc.is_tracked(ids._ids)  # pyright: ignore[reportPrivateUsage]
+    assert not gc.is_tracked(ids._older)  # pyright: ignore[reportPrivateUsage]

@@ -9,6 +9,7 @@ records into store rows later.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -45,7 +46,9 @@ __all__ = ["IngestError", "Ingestor", "Record", "RequestInfo", "Result", "sessio
 #: JSON object itself (bytes) when it was serialised already.
 Record = tuple[str, dict[str, Any] | bytes]
 
-_STRIPPED = ("__path", "__referrer", "__timestamp", "__revenue", "__bot", "__bot_reasons")
+_STRIPPED = frozenset(
+    ("__path", "__referrer", "__timestamp", "__revenue", "__bot", "__bot_reasons")
+)
 _UA_PROFILE_FIELDS = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
 
 
@@ -94,8 +97,13 @@ def _no_geo(ip: str) -> Geo:
     return EMPTY_GEO
 
 
+@functools.lru_cache(maxsize=1024)  # a request's items share its arrival time
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    return _iso(dt.datetime.fromtimestamp(epoch_ms / 1000, dt.timezone.utc))
 
 
 class PreparedTrack(NamedTuple):
@@ -111,7 +119,6 @@ class PreparedTrack(NamedTuple):
             (``session_id``, ``device_id``, ``profile_id`` and the referrer), which
             :meth:`Ingestor.commit_track` adds.
         event_ms: The event time, epoch milliseconds.
-        start_at: The time of a ``session_start`` it would open (100 ms earlier, ISO text).
         server_side: A server caller or a backdated event: it opens no session.
         from_past: Backdated more than 15 minutes (joins no session either).
         profile_id: The profile named by the item (``''`` when none).
@@ -129,7 +136,6 @@ class PreparedTrack(NamedTuple):
     revenue: int
     row_json: bytes
     event_ms: int
-    start_at: str
     server_side: bool
     from_past: bool
     profile_id: str
@@ -204,7 +210,11 @@ def prepare_track(
     referrer = classify_referrer(
         str(props.get("__referrer") or "") or None, page_url or None, parsed.query
     )
-    stored = {k: v for k, v in props.items() if k not in _STRIPPED}
+    stored = (
+        {k: v for k, v in props.items() if k not in _STRIPPED}
+        if _STRIPPED & props.keys()
+        else props
+    )
     if req.bot_reasons and not trusted and not ua.is_server:
         stored["__bot_reasons"] = ",".join(req.bot_reasons)
         if len({reason.split(":", 1)[0] for reason in req.bot_reasons}) >= 2:
@@ -246,7 +256,6 @@ def prepare_track(
         revenue=revenue,
         row_json=fastjson.dumps(row),
         event_ms=int(created_at.timestamp() * 1000),
-        start_at=_iso(created_at - dt.timedelta(milliseconds=100)),
         server_side=ua.is_server or from_past,
         from_past=from_past,
         profile_id=profile_id,
@@ -352,7 +361,8 @@ class Ingestor:
                     {
                         "id": uuid.uuid4().hex,
                         "name": "session_start",
-                        "created_at": t.start_at,
+                        # 100 ms before the event that opens the session
+                        "created_at": _iso_ms(t.event_ms - 100),
                         "session_id": live.id,
                         "device_id": t.device,
                         "profile_id": profile_id or t.device,

@@ -8,6 +8,7 @@ message starts with upstream's ``Event name contains blocked content``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -125,6 +126,7 @@ def _utf16_length(name: str) -> int:
     return len(name.encode("utf-16-le", "surrogatepass")) // 2
 
 
+@functools.lru_cache(maxsize=4096)  # a few names make up most events
 def event_name_problem(name: str) -> str | None:
     """Return why an event name is refused, or ``None`` when it is acceptable.
 
