@@ -43,7 +43,7 @@ def snippet(
         profile_id: Identify this user in the browser (default: the request's user).
 
     Returns:
-        The HTML of the two ``<script>`` tags, or ``""``.
+        The HTML for the page's ``<head>``, or ``""``.
     """
     with suppress_internal_errors("asgi snippet"):
         state = current_request()

@@ -59,7 +59,7 @@ class AsyncOpenPanel(ClientCore):
     Raises:
         ConfigurationError: No ``client_id`` (and not disabled), or an invalid option
             (``api_url`` not http(s), a size limit below 1, a non-positive ``timeout`` or
-            ``flush_interval``). The only error the client raises; its calls never do.
+            ``flush_interval``). The client's calls (``track`` and the rest) never raise.
     """
 
     def __init__(
@@ -122,7 +122,7 @@ class AsyncOpenPanel(ClientCore):
     async def flush(self, timeout: float | None = 10.0) -> bool:
         """Send everything queued now; wait until settled or ``timeout`` passed.
 
-        Must be awaited on the loop the client sends from (the one of its first call).
+        The sender runs on the running event loop (it is started there when it is not).
 
         Args:
             timeout: Seconds to wait at most; None waits until everything is settled.

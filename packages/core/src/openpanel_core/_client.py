@@ -90,7 +90,7 @@ class OpenPanel(ClientCore):
     Raises:
         ConfigurationError: No ``client_id`` (and not disabled), or an invalid option
             (``api_url`` not http(s), a size limit below 1, a non-positive ``timeout`` or
-            ``flush_interval``). The only error the client raises; its calls never do.
+            ``flush_interval``). The client's calls (``track`` and the rest) never raise.
     """
 
     def __init__(

@@ -36,8 +36,7 @@ def load_or_create_device_id(path: str | os.PathLike[str]) -> str:
     one id as far as the filesystem allows.
 
     Args:
-        path: The file that keeps the id (its folder is created when missing). A file whose
-            content is empty or longer than 64 characters is replaced by a new id.
+        path: The file that keeps the id; it is created, with its folder, when missing.
 
     Returns:
         The stored device id, or the new one just written.
