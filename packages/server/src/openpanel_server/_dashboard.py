@@ -6,10 +6,11 @@ named (no path traversal) and an unknown asset is a 404. ``index.html`` names it
 ``?v=<digest>`` of all the assets' contents (the ES modules import each other with the same
 mark, replaced in the own ``.js`` and ``.css`` files too), so they are cached for a year
 (``immutable``) while the page itself is revalidated on every load (``no-cache``); both carry
-a strong ``ETag`` and answer a matching ``If-None-Match`` with 304. Every answer sends a strict Content-Security-Policy
-(``default-src 'self'``, no inline script or style): the page reads data only from this
-server's ``/api/analytics`` (with its realtime stream), ``/api/cohorts`` and ``/api/webhooks``,
-with the credentials the user types in.
+a strong ``ETag`` and answer a matching ``If-None-Match`` with 304. Every answer sends a strict
+Content-Security-Policy (``default-src 'self'``, no inline script or style): the page reads
+data only from this server's ``/api/me``, ``/api/analytics`` (with its realtime stream),
+``/api/cohorts`` and ``/api/webhooks``, with the credentials the user types in; actions only a
+root client may take are offered only when ``/api/me`` names a root client.
 """
 
 from __future__ import annotations

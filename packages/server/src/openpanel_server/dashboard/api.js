@@ -1,6 +1,6 @@
-// The server's APIs, called with the read client's id and secret (kept in sessionStorage only,
-// sent as headers, never in a URL): /api/analytics/{query}, its ndjson export, the realtime
-// stream, and the webhook log.
+// The server's APIs, called with the client's id and secret (kept in sessionStorage only, sent
+// as headers, never in a URL): /api/me, /api/analytics/{query}, the realtime
+// stream, saved cohorts and the webhook log.
 
 const STORAGE_KEY = 'openpanel.dashboard.credentials';
 
@@ -71,18 +71,6 @@ export async function query(name, body, signal) {
   return response.json();
 }
 
-/** The events of an export request (ndjson), at most `max` of them. */
-export async function exportEvents(body, max = 500) {
-  const response = await post('/api/analytics/export', { ...body, format: 'ndjson' });
-  if (!response.ok) throw await failure(response);
-  const text = await response.text();
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .slice(0, max)
-    .map((line) => JSON.parse(line));
-}
-
 /** GET a JSON API path (the webhook log). */
 export async function getJson(path, signal) {
   const response = await fetch(path, {
@@ -97,9 +85,37 @@ export async function getJson(path, signal) {
 
 /** POST a JSON body to an API path; the answer's JSON or an HttpError. */
 export async function postJson(path, body) {
-  const response = await post(path, body);
+  return sendJson('POST', path, body);
+}
+
+/**
+ * Send a JSON body (or none) with `method` (POST, PUT, DELETE); the answer's JSON (null for an
+ * empty answer such as a 204) or an HttpError.
+ */
+export async function sendJson(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+    credentials: 'omit',
+  });
   if (!response.ok) throw await failure(response);
-  return response.json();
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Who is signed in: {clientId, clientType ('read' or 'root'), projectId, projectName, timezone};
+ * null from a server without /api/me (404).
+ */
+export async function whoAmI(signal) {
+  try {
+    return await getJson('/api/me', signal);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) return null;
+    throw error;
+  }
 }
 
 /**

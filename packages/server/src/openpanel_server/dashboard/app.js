@@ -1,7 +1,10 @@
 // The OpenPanel dashboard: a sign-in form, a nav of pages routed by the URL hash (#/events,
 // #/profiles/<id>...), one date range and one filter builder shared by the pages that use them.
-// Data comes from this server's APIs with a read client's id and secret, kept in
+// Data comes from this server's APIs with a read (or root) client's id and secret, kept in
 // sessionStorage only and sent as headers (see api.js). Each page is a module of pages/.
+// /api/me says which kind of client signed in: actions only a root client may take (saving,
+// updating and deleting cohorts, redelivering webhooks) are shown to root clients only, and
+// read clients see a short note instead.
 //
 // For tests, window.__opDashboard exposes a snapshot of what is on screen (see publish()).
 
@@ -13,6 +16,8 @@ import {
   query,
   readCredentials,
   saveCredentials,
+  sendJson,
+  whoAmI,
 } from './api.js?v=__ASSETS_VERSION__';
 import { $, el } from './ui.js?v=__ASSETS_VERSION__';
 import overview from './pages/overview.js?v=__ASSETS_VERSION__';
@@ -44,7 +49,14 @@ const state = {
   error: '',
   names: { at: 0, list: [], pending: null },
   cohorts: null, // saved cohorts ([{id, name, definition...}]); null: not loaded or no API
+  me: null, // /api/me: {clientId, clientType, projectId, projectName, timezone}; null: unknown
+  signIn: 0, // bumped by every sign-in and sign-out; answers of older ones are dropped
 };
+
+/** Whether the signed-in client may take root-only actions (unknown: no). */
+function isRoot() {
+  return Boolean(state.me && state.me.clientType === 'root');
+}
 
 // ------------------------------------------------------------------ the context pages get
 
@@ -56,6 +68,7 @@ function context(generation) {
     base: () => ({ range: state.range, filters: structuredClone(state.filters) }),
     current: () => generation === state.generation,
     eventNames,
+    isRoot,
     navigate,
     reload,
     update: (id, view) => {
@@ -70,9 +83,10 @@ async function eventNames() {
   const names = state.names;
   if (Date.now() - names.at < NAMES_TTL_MS) return names.list;
   if (!names.pending) {
-    names.pending = query('top', { range: '12m', dimension: 'name', limit: 100 })
+    // Every name the project has (any age), most frequent first.
+    names.pending = query('event_names', { limit: 1000 })
       .then((result) => {
-        names.list = result.rows.map((row) => row.value).filter((v) => v !== '');
+        names.list = result.names.map((n) => n.name);
         names.at = Date.now();
         return names.list;
       })
@@ -115,6 +129,8 @@ function publish() {
     filters: structuredClone(state.filters),
     cohorts: state.cohorts ? state.cohorts.map((c) => ({ id: c.id, name: c.name })) : null,
     cohortMessage: $('cohort-message').textContent,
+    client: state.me ? { type: state.me.clientType, projectName: state.me.projectName } : null,
+    rootActions: isRoot(),
     // The overview's data (kept at the top level, as before the other pages existed).
     kpis: view.kpis || null,
     chart: view.chart || null,
@@ -193,9 +209,13 @@ function show(signedIn, loginError = '') {
   $('controls').hidden = !signedIn;
   $('nav').hidden = !signedIn;
   $('login-error').textContent = loginError;
+  const signIn = ++state.signIn;
   if (signedIn) {
-    route();
-    loadCohorts();
+    loadMe(signIn).then((ok) => {
+      if (!ok || signIn !== state.signIn) return;
+      route();
+      loadCohorts();
+    });
     return;
   }
   const page = PAGES.get(state.page);
@@ -204,6 +224,8 @@ function show(signedIn, loginError = '') {
   state.views = {};
   state.names = { at: 0, list: [], pending: null };
   state.cohorts = null;
+  state.me = null;
+  renderRole();
   state.filters = []; // another client may be of another project
   renderFilters();
   cohortMessage('');
@@ -211,6 +233,38 @@ function show(signedIn, loginError = '') {
   $('filters').hidden = true;
   setStatus('');
   publish();
+}
+
+// ------------------------------------------------------------------ who is signed in
+
+/** Ask /api/me who signed in; false when the credentials were refused (signed out again). */
+async function loadMe(signIn) {
+  let me = null;
+  try {
+    me = await whoAmI();
+  } catch (error) {
+    if (signIn !== state.signIn) return false;
+    if (error instanceof HttpError && error.status === 401) {
+      forgetCredentials();
+      show(false, 'These credentials were refused: use a read or root client’s id and secret.');
+      return false;
+    }
+    // Not known (network trouble): the pages still load, root-only actions stay hidden.
+  }
+  if (signIn !== state.signIn) return false;
+  state.me = me;
+  renderRole();
+  publish();
+  return true;
+}
+
+/** Show root-only actions to root clients only, and the notes about them to the others. */
+function renderRole() {
+  const root = isRoot();
+  for (const node of document.querySelectorAll('[data-root-only]')) node.hidden = !root;
+  for (const node of document.querySelectorAll('[data-read-note]')) node.hidden = root;
+  const me = state.me;
+  $('whoami').textContent = me ? `${me.projectName} · ${me.clientType} client` : '';
 }
 
 // ------------------------------------------------------------------ filters and ranges
@@ -267,6 +321,8 @@ function renderCohorts() {
   $('cohort-picker').replaceChildren(...options);
   if (list.some((c) => c.id === chosen)) $('cohort-picker').value = chosen;
   $('cohort-add').disabled = !list.length;
+  $('cohort-update').disabled = !list.length;
+  $('cohort-delete').disabled = !list.length;
 }
 
 async function loadCohorts() {
@@ -303,10 +359,53 @@ async function saveCohort() {
     $('cohort-picker').value = saved.id;
     cohortMessage(`Saved cohort “${saved.name}”: the visitors matching these filters (${state.range}).`);
   } catch (error) {
-    // A read client may not save (403): the server's message says a root client is needed.
+    // Only root clients see the button; a refusal (403: the client changed since) is shown.
     cohortMessage(`Could not save the cohort: ${error.message}`, true);
   }
   publish();
+}
+
+function chosenCohort() {
+  const id = $('cohort-picker').value;
+  return (state.cohorts || []).find((c) => c.id === id) || null;
+}
+
+/** Replace the chosen cohort's definition with the current range and filters (root only). */
+async function updateCohort() {
+  const cohort = chosenCohort();
+  if (!cohort) return;
+  const definition = { range: state.range, filters: structuredClone(state.filters) };
+  try {
+    const path = `/api/cohorts/${encodeURIComponent(cohort.id)}`;
+    const saved = await sendJson('PUT', path, { name: cohort.name, definition });
+    await loadCohorts();
+    $('cohort-picker').value = saved.id;
+    cohortMessage(`Updated cohort “${saved.name}”: the visitors matching these filters (${state.range}).`);
+  } catch (error) {
+    cohortMessage(`Could not update the cohort: ${error.message}`, true);
+  }
+  publish();
+}
+
+/** Delete the chosen cohort (root only); filters naming it are removed. */
+async function deleteCohort() {
+  const cohort = chosenCohort();
+  if (!cohort || !window.confirm(`Delete the cohort “${cohort.name}”?`)) return;
+  try {
+    await sendJson('DELETE', `/api/cohorts/${encodeURIComponent(cohort.id)}`);
+  } catch (error) {
+    // 409: another cohort's filters use it.
+    cohortMessage(`Could not delete the cohort: ${error.message}`, true);
+    publish();
+    return;
+  }
+  const kept = state.filters.filter((f) => !(f.name === 'cohort' && f.value.includes(cohort.id)));
+  const changed = kept.length !== state.filters.length;
+  state.filters = kept;
+  await loadCohorts();
+  cohortMessage(`Deleted cohort “${cohort.name}”.`);
+  publish();
+  if (changed) reload();
 }
 
 function renderRanges() {
@@ -373,6 +472,8 @@ function wire() {
     reload();
   });
   $('cohort-save').addEventListener('click', () => saveCohort());
+  $('cohort-update').addEventListener('click', () => updateCohort());
+  $('cohort-delete').addEventListener('click', () => deleteCohort());
   window.addEventListener('hashchange', route);
   for (const page of PAGES.values()) {
     if (page.init) page.init({ reload: () => reload(), navigate });

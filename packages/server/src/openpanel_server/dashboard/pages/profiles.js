@@ -1,17 +1,23 @@
-// Profiles: the identified profiles (search, pages), and one profile's facts, activity
-// metrics and latest events (#/profiles/<id>).
+// Profiles: the identified profiles active in the date range with an event matching the
+// filters (search, pages), and one profile's facts, activity metrics and latest events
+// (#/profiles/<id>).
 import { query } from '../api.js?v=__ASSETS_VERSION__';
 import { $, duration, fillFacts, fillPager, fillTable, integer, when } from '../ui.js?v=__ASSETS_VERSION__';
 
 const LIMIT = 25;
 let page = 1;
+let shownFor = ''; // the range and filters of the list on screen; a change goes back to page 1
 
 function fullName(p) {
   return [p.firstName, p.lastName].filter(Boolean).join(' ');
 }
 
 async function list(ctx) {
-  const body = { page, limit: LIMIT };
+  const base = ctx.base();
+  const key = JSON.stringify(base);
+  if (key !== shownFor) page = 1;
+  shownFor = key;
+  const body = { ...base, page, limit: LIMIT };
   const search = $('profiles-search').value.trim();
   if (search) body.search = search;
   const result = await query('profiles', body);
@@ -22,7 +28,7 @@ async function list(ctx) {
     [['Profile'], ['Name'], ['Email'], ['First seen'], ['Last seen']],
     result.profiles.map((p) => [p.id, fullName(p) || '–', p.email || '–', when(p.createdAt), when(p.lastSeenAt)]),
     {
-      empty: search ? 'No profile matches.' : 'No identified profiles yet.',
+      empty: search || base.filters.length ? 'No profile matches.' : 'No identified profile was active in this range.',
       onRow: (i) => ctx.navigate('profiles', result.profiles[i].id),
       rowLabel: (i) => `Open profile ${result.profiles[i].id}`,
     },
@@ -33,6 +39,8 @@ async function list(ctx) {
   });
   return {
     mode: 'list',
+    range: base.range,
+    filters: base.filters,
     search,
     page,
     total: result.total,
@@ -79,8 +87,8 @@ async function detail(ctx, id) {
 export default {
   id: 'profiles',
   title: 'Profiles',
-  filters: false,
-  range: false,
+  filters: true,
+  range: true,
 
   init(app) {
     $('profiles-form').addEventListener('submit', (event) => {

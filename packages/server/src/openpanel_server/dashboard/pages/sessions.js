@@ -1,6 +1,6 @@
 // Sessions: aggregates (duration, screen views, bounce rate), entry and exit pages, the session
 // list, and one session's events (#/sessions/<id>).
-import { exportEvents, query } from '../api.js?v=__ASSETS_VERSION__';
+import { query } from '../api.js?v=__ASSETS_VERSION__';
 import {
   $,
   duration,
@@ -14,6 +14,7 @@ import {
 } from '../ui.js?v=__ASSETS_VERSION__';
 
 const LIMIT = 25;
+const EVENTS = 1000; // most events of one session shown
 let page = 1;
 
 function topTable(id, rows) {
@@ -81,30 +82,35 @@ async function overview(ctx) {
   };
 }
 
-async function detail(ctx, id) {
-  const filter = { name: 'session_id', operator: 'is', value: [id] };
-  const found = await query('sessions', { range: '12m', filters: [filter], limit: 1 });
-  if (!ctx.current()) return undefined;
-  const s = found.sessions[0];
-  if (!s) {
-    $('session-name').textContent = 'Session not found';
-    fillFacts($('session-facts'), [['Session id', id]]);
-    fillTable($('session-events'), [['Time'], ['Event'], ['Page']], [], { empty: 'No events.' });
-    return { mode: 'detail', sessionId: id, found: false, events: [] };
-  }
-  // The session's events: an export of the days it spans, filtered by its id.
-  const events = await exportEvents(
-    {
-      range: 'custom',
-      startDate: s.createdAt.slice(0, 10),
-      endDate: s.endedAt.slice(0, 10),
-      filters: [filter],
-      includes: ['properties'],
-    },
-    1000,
+function eventsTable(events, more) {
+  fillTable(
+    $('session-events'),
+    [['Time'], ['Event'], ['Page']],
+    events.map((e) => [when(e.createdAt), e.name, e.path || '–']),
+    { empty: 'No events.' },
   );
+  $('session-events-more').hidden = !more;
+}
+
+async function detail(ctx, id) {
+  // The session of any age and its events in order (the date range does not apply).
+  const found = await query('session', { sessionId: id, eventsLimit: EVENTS });
   if (!ctx.current()) return undefined;
-  events.sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
+  const s = found.session;
+  const events = found.events;
+  const shown = events.map((e) => ({ name: e.name, path: e.path }));
+  if (!s) {
+    // Not stored yet (a live session is stored when it ends), or no such session.
+    const live = events.length > 0;
+    $('session-name').textContent = live ? 'Live session (not ended yet)' : 'Session not found';
+    const first = events[0];
+    fillFacts($('session-facts'), [
+      ['Session id', id],
+      ...(live ? [['Visitor', first.profileId || first.deviceId], ['Started', when(first.createdAt)]] : []),
+    ]);
+    eventsTable(events, found.moreEvents);
+    return { mode: 'detail', sessionId: id, found: false, live, events: shown };
+  }
   $('session-name').textContent = `Session of ${s.profileId || s.deviceId}`;
   fillFacts($('session-facts'), [
     ['Session id', s.id],
@@ -122,19 +128,8 @@ async function detail(ctx, id) {
     ['Browser', s.browser],
     ['OS', s.os],
   ]);
-  fillTable(
-    $('session-events'),
-    [['Time'], ['Event'], ['Page']],
-    events.map((e) => [when(e.createdAt), e.name, e.path || '–']),
-    { empty: 'No events.' },
-  );
-  return {
-    mode: 'detail',
-    sessionId: id,
-    found: true,
-    session: s,
-    events: events.map((e) => ({ name: e.name, path: e.path })),
-  };
+  eventsTable(events, found.moreEvents);
+  return { mode: 'detail', sessionId: id, found: true, session: s, events: shown, moreEvents: found.moreEvents };
 }
 
 export default {

@@ -1,11 +1,47 @@
 // Webhooks: the project's endpoints, an endpoint's latest messages with their delivery state,
-// and a message's delivery attempts. Redelivery needs a root client (the API refuses it to the
-// read clients this dashboard signs in with), so the page says so instead of offering it.
-import { getJson } from '../api.js?v=__ASSETS_VERSION__';
+// and a message's delivery attempts. A root client gets a Redeliver button on each message;
+// read clients (which the API refuses redelivery) see a note instead (see app.js renderRole).
+import { getJson, postJson } from '../api.js?v=__ASSETS_VERSION__';
 import { $, el, fillTable, integer, when } from '../ui.js?v=__ASSETS_VERSION__';
 
 const MESSAGES = 25;
 let selected = { endpoint: '', message: '' };
+let action = { text: '', error: false };
+
+function showAction() {
+  $('webhooks-action').textContent = action.text;
+  $('webhooks-action').classList.toggle('error', action.error);
+}
+
+/** Queue a manual redelivery of a message (root clients only), then show its deliveries. */
+async function redeliver(ctx, endpointId, message) {
+  const path = `/api/webhooks/${encodeURIComponent(endpointId)}/messages/${encodeURIComponent(message.id)}/redeliver`;
+  try {
+    await postJson(path, {});
+    action = { text: `Redelivery of message ${message.id} queued: reload to see its attempt.`, error: false };
+  } catch (error) {
+    action = { text: `Could not redeliver message ${message.id}: ${error.message}`, error: true };
+  }
+  selected.message = message.id;
+  ctx.reload();
+}
+
+function redeliverButton(ctx, endpointId, message) {
+  const button = el('button', {
+    type: 'button',
+    className: 'secondary',
+    textContent: 'Redeliver',
+    'aria-label': `Redeliver message ${message.id}`,
+  });
+  // The row is a link too: the button's click and keys are its own.
+  button.addEventListener('keydown', (event) => event.stopPropagation());
+  button.addEventListener('click', (event) => {
+    event.stopPropagation();
+    button.disabled = true;
+    redeliver(ctx, endpointId, message);
+  });
+  return button;
+}
 
 function state(text) {
   const kind = { delivered: 'ok', succeeded: 'ok', enabled: 'ok', failed: 'bad', exhausted: 'bad' }[text] || 'wait';
@@ -15,19 +51,24 @@ function state(text) {
 async function messages(ctx, endpoint) {
   const found = await getJson(`/api/webhooks/${encodeURIComponent(endpoint.id)}/messages?limit=${MESSAGES}`);
   if (!ctx.current()) return null;
+  const root = ctx.isRoot();
   $('webhooks-messages-card').hidden = false;
   $('webhooks-messages-title').textContent = `Messages to ${endpoint.url} (${integer.format(found.meta.totalCount)})`;
+  const columns = [['Created'], ['Event type'], ['State'], ['Attempts', 'num'], ['Last status', 'num'], ['Last error']];
   fillTable(
     $('webhooks-messages'),
-    [['Created'], ['Event type'], ['State'], ['Attempts', 'num'], ['Last status', 'num'], ['Last error']],
-    found.data.map((m) => [
-      when(m.createdAt),
-      m.eventType,
-      state(m.state),
-      integer.format(m.attempts),
-      m.lastStatus === null ? '–' : String(m.lastStatus),
-      m.lastError || '–',
-    ]),
+    root ? [...columns, ['']] : columns,
+    found.data.map((m) => {
+      const cells = [
+        when(m.createdAt),
+        m.eventType,
+        state(m.state),
+        integer.format(m.attempts),
+        m.lastStatus === null ? '–' : String(m.lastStatus),
+        m.lastError || '–',
+      ];
+      return root ? [...cells, redeliverButton(ctx, endpoint.id, m)] : cells;
+    }),
     {
       empty: 'No messages yet.',
       onRow: (i) => {
@@ -76,6 +117,9 @@ export default {
   async load(ctx) {
     const endpoints = (await getJson('/api/webhooks')).data;
     if (!ctx.current()) return undefined;
+    showAction();
+    const done = action;
+    action = { text: '', error: false }; // shown once
     if (!endpoints.some((e) => e.id === selected.endpoint)) {
       selected = { endpoint: endpoints.length ? endpoints[0].id : '', message: '' };
     }
@@ -104,7 +148,12 @@ export default {
     $('webhooks-messages-card').hidden = true;
     $('webhooks-deliveries-card').hidden = true;
     const endpoint = endpoints.find((e) => e.id === selected.endpoint);
-    const shown = { endpoints: endpoints.map((e) => ({ id: e.id, url: e.url, enabled: e.enabled })), selected: { ...selected } };
+    const shown = {
+      endpoints: endpoints.map((e) => ({ id: e.id, url: e.url, enabled: e.enabled })),
+      selected: { ...selected },
+      redeliver: ctx.isRoot(),
+      action: done.text,
+    };
     if (!endpoint) return shown;
     const list = await messages(ctx, endpoint);
     if (list === null) return undefined;
