@@ -77,12 +77,30 @@ def _settings(args: argparse.Namespace) -> Settings:
             ingest_workers=getattr(args, "ingest_workers", None),
         )
     except ValueError as exc:  # an OPENPANEL_SERVER_* variable that is not a number
-        raise CliError(
-            "environment",
-            f"an OPENPANEL_SERVER_* variable has a bad value: {exc}",
-            "fix or unset it (see 'openpanel-server serve --help')",
-            code=_BAD_VALUE,
-        ) from None
+        raise _bad_environment(exc) from None
+
+
+def _bad_environment(exc: ValueError) -> CliError:
+    """Name the ``OPENPANEL_SERVER_*`` variable whose value :class:`Settings` refused."""
+    from dataclasses import fields
+
+    from openpanel_server._config import _coerce  # pyright: ignore[reportPrivateUsage]
+
+    for f in fields(Settings):
+        name = f"OPENPANEL_SERVER_{f.name.upper()}"
+        raw = os.environ.get(name)
+        if raw is None:
+            continue
+        try:
+            _coerce(f.name, raw)
+        except ValueError:
+            return CliError(
+                name,
+                f"bad value {raw!r}",
+                "fix or unset it (see 'openpanel-server serve --help' for what it takes)",
+                code=_BAD_VALUE,
+            )
+    return CliError("environment", str(exc), "check the OPENPANEL_SERVER_* variables", code=2)
 
 
 def _schedule(text: str) -> tuple[float, ...]:
@@ -218,7 +236,7 @@ def _bad_timezone(exc: ValueError) -> CliError:
     return CliError(
         "--timezone",
         str(exc),
-        "use an IANA name such as Europe/Berlin, America/New_York or UTC",
+        "names come from the IANA tz database (Area/City)",
         code=_BAD_VALUE,
     )
 

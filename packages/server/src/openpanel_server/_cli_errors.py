@@ -3,7 +3,8 @@
 Every command runs through :func:`run_command`. A :class:`CliError` (raised by the commands for
 the failures they recognise) and the known exception types below become one line on stderr,
 ``error: <what>: <why> (hint: <what to do>)``, with exit code 1 (2 for a usage error, 130 for
-Ctrl-C). Anything else is still one line (``unexpected error: ...; rerun with --debug``).
+Ctrl-C). Anything else is still one line (``error: <what>: unexpected error: ...`` with the hint to
+rerun with ``--debug``).
 With ``--debug`` (or ``OPENPANEL_SERVER_DEBUG=1``) the traceback is printed as well.
 """
 
@@ -118,8 +119,8 @@ def _explain(exc: BaseException, what: str) -> tuple[str, str, str, int]:
     if isinstance(exc, StoreOpenError):
         return (
             what,
-            f"cannot open the event store ({exc})",
-            "is a server running on this data folder? stop it, or pass another --data-dir",
+            f"cannot open the event store: {_short(str(exc))}",
+            "check that the data folder (--data-dir) is writable and no server runs on it",
             EXIT_ERROR,
         )
     if isinstance(exc, PermissionError):
@@ -154,14 +155,20 @@ def _explain(exc: BaseException, what: str) -> tuple[str, str, str, int]:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return what, f"no space left on device: {exc.filename or ''}", "free some disk space", 1
     if isinstance(exc, OSError):
-        target = f" ({exc.filename})" if exc.filename else ""
-        return what, f"{exc.strerror or exc}{target}", "", EXIT_ERROR
+        target = f": {exc.filename}" if exc.filename else ""
+        return what, f"{exc.strerror or exc}{target}", "check the path (--data-dir, -o)", 1
     return (
-        "unexpected error",
-        f"{type(exc).__name__}: {exc}",
+        what,
+        f"unexpected error: {type(exc).__name__}: {exc}",
         "rerun with --debug for the traceback, and report it",
         EXIT_ERROR,
     )
+
+
+def _short(text: str, limit: int = 240) -> str:
+    """An engine message without its stack trace, on one line, at most ``limit`` long."""
+    text = " ".join(text.split("Stack trace")[0].split()).rstrip(" ,.:")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _request_url(exc: BaseException) -> str:
