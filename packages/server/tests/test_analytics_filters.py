@@ -18,17 +18,26 @@ from pydantic import ValidationError
 
 from openpanel_server._analytics import (
     AnalyticsClient,
+    EventNamesRequest,
     ExportRequest,
     FunnelRequest,
+    ProfileListRequest,
     QueryContext,
     RetentionRequest,
     SessionListRequest,
+    SessionRequest,
     TimeSeriesRequest,
     TopRequest,
+    build_event_names,
+    build_profile_list,
+    build_session_detail,
+    event_names,
     funnel,
+    list_profiles,
     list_sessions,
     open_export,
     retention,
+    session_detail,
     time_series,
     top_values,
 )
@@ -241,6 +250,37 @@ def test_hostile_values_elsewhere(client: AnalyticsClient) -> None:
     assert exported.count(b"\n") == 2  # header and one row
     # A hostile project id is just another (empty) project.
     assert _count(client, [], "*", QueryContext(project_id="proj' OR 1=1 --", now=NOW)) == 0
+
+
+def test_hostile_values_in_the_lookups(client: AnalyticsClient) -> None:
+    # Event names: each hostile name once, intact.
+    names = event_names(client, EventNamesRequest(limit=100), INJ)
+    assert sorted((n.name, n.count) for n in names.names) == sorted((v[:200], 1) for v in HOSTILE)
+    ranged = event_names(client, EventNamesRequest.model_validate({**INJ_RANGE, "limit": 100}), INJ)
+    assert len(ranged.names) == len(HOSTILE)
+    benign_session = [q.sql for q in build_session_detail(SessionRequest(session_id="x"), INJ)]
+
+    def profile_request(value: str) -> ProfileListRequest:
+        return ProfileListRequest.model_validate(
+            {**INJ_RANGE, "search": value[:500], "filters": [_f("path", "is", value)]}
+        )
+
+    benign_profiles = [q.sql for q in build_profile_list(profile_request("x"), INJ)]
+    for i, value in enumerate(HOSTILE):
+        # The query text is the same whatever the value (it travels as a parameter).
+        request = SessionRequest(session_id=value[:500])
+        assert [q.sql for q in build_session_detail(request, INJ)] == benign_session
+        profiles = profile_request(value)
+        assert [q.sql for q in build_profile_list(profiles, INJ)] == benign_profiles
+        # A hostile session id finds nothing; each session finds its own hostile event.
+        assert session_detail(client, request, INJ).events == []
+        found = session_detail(client, SessionRequest(session_id=f"sess-{i}"), INJ)
+        assert [(e.name, e.path) for e in found.events] == [(value[:200], value)]
+        # Profiles filtered by a hostile value: none stored in this project, and no error.
+        assert list_profiles(client, profiles, INJ).total == 0
+    # The range of event_names is parameters too.
+    sql = build_event_names(EventNamesRequest.model_validate(INJ_RANGE), INJ).sql
+    assert "2026" not in sql and "inj" not in sql
 
 
 def test_nothing_was_dropped_or_changed(client: AnalyticsClient) -> None:
