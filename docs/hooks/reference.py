@@ -226,10 +226,16 @@ def server_settings() -> str:
 
 def core_options() -> str:
     """Every keyword of ``OpenPanel(...)`` / ``AsyncOpenPanel(...)``."""
-    from openpanel_core import OpenPanel
+    from openpanel_core import ClientOptions, OpenPanel
     from openpanel_core._base import ClientCore
 
     described = _described(ClientCore, "parameters")
+    # ``ClientOptions`` (the public typed dict of these keywords) says the same, word for word.
+    public = _described(ClientOptions, "attributes")
+    keys = set(ClientOptions.__annotations__)
+    drift = sorted(n for n in keys | public.keys() if described.get(n) != public.get(n))
+    if drift:
+        raise PluginError(f"ClientOptions and ClientCore describe these differently: {drift}")
     client_params = inspect.signature(OpenPanel.__init__).parameters
     rows: list[list[str]] = []
     for name, param in inspect.signature(ClientCore.__init__).parameters.items():
