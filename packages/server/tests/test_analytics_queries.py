@@ -7,6 +7,7 @@ closes it at teardown.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -53,7 +54,7 @@ from openpanel_server._analytics import (
     time_series,
     top_values,
 )
-from openpanel_server._store import Store, open_store
+from openpanel_server._store import SessionRow, Store, open_store
 from openpanel_server._store._readers import analytics_client
 
 
@@ -666,6 +667,8 @@ def test_profiles_in_a_range_and_with_filters(client: AnalyticsClient) -> None:
     assert ids(search="ann", **day("2026-03-03")) == (0, [])
     assert ids(isExternal=False, **RANGE) == (1, ["u2"])
     assert ids(page=2, limit=1, **RANGE) == (2, ["u1"])
+    assert ids(page=3, limit=1, **RANGE) == (2, [])  # past the end: still the total
+    assert ids(page=2, **RANGE) == (2, [])
     # Another project's event of "u1" never counts.
     assert ids(**day("2026-03-03"), filters=only("country", "is", "DE")) == (0, [])
 
@@ -738,6 +741,35 @@ def test_session_by_id_with_its_events_in_order(client: AnalyticsClient) -> None
     assert (other.session, other.events) == (None, [])
     there = session_detail(client, SessionRequest(session_id="x1"), QueryContext("other"))
     assert (there.session, [e.id for e in there.events]) == (None, ["oth-01"])
+
+
+def test_session_by_id_follows_versions_and_cancellations(
+    store: Store, client: AnalyticsClient
+) -> None:
+    # Its own project: a session replaced twice, and one cancelled without a replacement.
+    ctx = QueryContext("versions")
+    base = SessionRow(
+        id="v",
+        project_id="versions",
+        created_at=at("03-01 10:00"),
+        ended_at=at("03-01 10:05"),
+        version=1,
+        entry_path="/a",
+    )
+    rows = [
+        base,
+        dataclasses.replace(base, sign=-1),
+        dataclasses.replace(base, version=2, entry_path="/b"),
+        dataclasses.replace(base, version=2, entry_path="/b", sign=-1),
+        dataclasses.replace(base, version=3, entry_path="/c"),
+        dataclasses.replace(base, id="gone"),
+        dataclasses.replace(base, id="gone", sign=-1),
+    ]
+    store.insert_sessions(rows[:3])  # in two parts, so nothing is merged away yet
+    store.insert_sessions(rows[3:])
+    found = session_detail(client, SessionRequest(session_id="v"), ctx).session
+    assert found is not None and found.entry_path == "/c"
+    assert session_detail(client, SessionRequest(session_id="gone"), ctx).session is None
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,9 @@ class ProfileListRequest(OptionalRangeFields):
     """A page of identified profiles, most recently seen first.
 
     Without ``range`` and ``filters`` every profile is listed. With either, only profiles with
-    at least one event of their own (``profile_id``) in the range (all time without one) that
-    matches every filter.
+    at least one event of their own in the range (all time without one) that matches every
+    filter. An event is a profile's own when its ``profile_id`` is the profile's id and not the
+    event's device id (that is an anonymous event, as :func:`profile_detail` counts it).
 
     Attributes:
         range: Optional (see :class:`OptionalRangeFields`): keep profiles active in it.
@@ -88,7 +89,10 @@ class ProfileDetail(ApiModel):
 
 
 def build_profile_list(request: ProfileListRequest, ctx: QueryContext) -> tuple[Query, Query]:
-    """The page query and the count query (``profiles FINAL``).
+    """The page query (each row ends with the total) and the count query (``profiles FINAL``).
+
+    The page query's last column is the total number of matching profiles (a window count), so
+    one query usually answers both; the count query is for a page past the end (no rows).
 
     Raises:
         pydantic.ValidationError: A custom range ends before it starts, or a filter names an
@@ -101,7 +105,10 @@ def build_profile_list(request: ProfileListRequest, ctx: QueryContext) -> tuple[
         where = [f"project_id = {params.add(ctx.project_id, 'String')}"]
         if window is not None or request.filters:
             active = " AND ".join(event_conditions(ctx, params, window, request.filters))
-            where.append(f"id GLOBAL IN (SELECT DISTINCT profile_id FROM events WHERE {active})")
+            where.append(
+                "id GLOBAL IN (SELECT profile_id FROM events"
+                f" WHERE {active} AND profile_id != '' AND profile_id != device_id)"
+            )
         if request.search:
             needle = params.add([request.search], "Array(String)")
             where.append(
@@ -114,7 +121,8 @@ def build_profile_list(request: ProfileListRequest, ctx: QueryContext) -> tuple[
         if paged:
             offset = (request.page - 1) * request.limit
             sql = (
-                f"SELECT {', '.join(PROFILE_ITEM_COLUMNS.values())} FROM profiles FINAL"
+                f"SELECT {', '.join(PROFILE_ITEM_COLUMNS.values())}, count() OVER ()"
+                " FROM profiles FINAL"
                 f" WHERE {condition} ORDER BY last_seen_at DESC, id"
                 f" LIMIT {params.add(request.limit, 'UInt32')} OFFSET {params.add(offset, 'UInt64')}"
             )
@@ -127,12 +135,15 @@ def build_profile_list(request: ProfileListRequest, ctx: QueryContext) -> tuple[
 def list_profiles(
     client: AnalyticsClient, request: ProfileListRequest, ctx: QueryContext
 ) -> ProfileListResult:
-    """A page of profiles and the total."""
+    """A page of profiles and the total (one query unless the page is past the end)."""
     page, count = build_profile_list(request, ctx)
     rows = fetch(client, page)
+    total = int(rows[0][-1]) if rows else 0
+    if not rows and request.page > 1:  # past the end: count on its own
+        total = int(fetch(client, count)[0][0])
     return ProfileListResult(
-        total=int(fetch(client, count)[0][0]),
-        profiles=[item(ProfileItem, PROFILE_ITEM_COLUMNS, row) for row in rows],
+        total=total,
+        profiles=[item(ProfileItem, PROFILE_ITEM_COLUMNS, row[:-1]) for row in rows],
     )
 
 
