@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from server_helpers import RunningServer, free_port, start_server
 
-from openpanel_server._cli import build_parser
+from openpanel_server._cli import build_parser, main
 from openpanel_server._cli_errors import CliError, run_command
 
 
@@ -42,7 +43,20 @@ def cli(
     )
 
 
-def one_line(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> str:
+@dataclass
+class Ran:
+    returncode: int
+    stderr: str
+
+
+def inproc(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """``main(args)`` in this process (for the paths that need no process of their own)."""
+    capsys.readouterr()
+    code = main(list(args))
+    return Ran(code, capsys.readouterr().err)
+
+
+def one_line(out: subprocess.CompletedProcess[str] | Ran, code: int, *needles: str) -> str:
     """The single stderr line of a failed command (checked: exit code, no traceback)."""
     err = out.stderr
     assert out.returncode == code, (out.returncode, err)
@@ -74,16 +88,12 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     one_line(cli("import"), 2, "FILE")
 
 
-def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:
+def test_a_missing_data_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere"
-    for args in (
-        ("project", "list"),
-        ("client", "list"),
-        ("client", "revoke", "c1"),
-        ("webhook", "list"),
-        ("migrate",),
-    ):
-        one_line(cli("--data-dir", str(missing), *args), 1, "no data folder at", str(missing))
+    one_line(cli("--data-dir", str(missing), "project", "list"), 1, "no data folder at")
+    one_line(cli("--data-dir", str(missing), "migrate"), 1, "no data folder at", str(missing))
+    for args in (("client", "list"), ("client", "revoke", "c1"), ("webhook", "list")):
+        one_line(inproc(capsys, "--data-dir", str(missing), *args), 1, "no data folder at")
     assert not missing.exists()  # nothing was created by a typo
     # --data-dir after the command works too.
     one_line(cli("project", "list", "--data-dir", str(missing)), 1, str(missing))
@@ -92,7 +102,7 @@ def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:
     one_line(cli("--data-dir", str(not_a_folder), "project", "create", "Shop"), 1, "exists")
 
 
-def test_unknown_ids_and_bad_values(tmp_path: Path) -> None:
+def test_unknown_ids_and_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path)
     assert cli("--data-dir", data, "project", "create", "Shop").returncode == 0
     one_line(
@@ -101,24 +111,18 @@ def test_unknown_ids_and_bad_values(tmp_path: Path) -> None:
         "no project 'nope'",
         "project list",
     )
-    one_line(cli("--data-dir", data, "client", "create", "--project", "nope"), 2, "no project")
-    one_line(cli("--data-dir", data, "client", "list", "--project", "nope"), 2, "no project")
     one_line(cli("--data-dir", data, "client", "revoke", "nope"), 2, "no client 'nope'")
     one_line(cli("--data-dir", data, "webhook", "delete", "ep_nope"), 2, "no such webhook")
-    one_line(cli("--data-dir", data, "webhook", "messages", "ep_nope"), 2, "webhook list")
-    one_line(
-        cli("--data-dir", data, "webhook", "create", "https://x.example", "--project", "nope"),
-        2,
-        "no project",
-    )
-    one_line(
-        cli("--data-dir", data, "project", "create", "Bad", "--timezone", "Mars/Base"),
-        2,
-        "--timezone",
-        "Mars/Base",
-    )
-    one_line(cli("--data-dir", data, "serve", "--webhook-schedule", "a,b"), 2, "--webhook-schedule")
-    one_line(cli("--data-dir", data, "serve", "--ingest-workers", "-5"), 2, "--ingest-workers")
+    for args, needle in (
+        (("client", "create", "--project", "nope"), "no project"),
+        (("client", "list", "--project", "nope"), "no project"),
+        (("webhook", "messages", "ep_nope"), "webhook list"),
+        (("webhook", "create", "https://x.example", "--project", "nope"), "no project"),
+        (("project", "create", "Bad", "--timezone", "Mars/Base"), "Mars/Base"),
+        (("serve", "--webhook-schedule", "a,b"), "--webhook-schedule"),
+        (("serve", "--ingest-workers", "-5"), "--ingest-workers"),
+    ):
+        one_line(inproc(capsys, "--data-dir", data, *args), 2, needle)
     one_line(
         cli("--data-dir", data, "project", "list", env={"OPENPANEL_SERVER_PORT": "x"}),
         2,
@@ -336,15 +340,21 @@ def test_refused_credentials(server: RunningServer, tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):  # pyright: ignore[reportPrivateUsage]
+            choices: dict[str, argparse.ArgumentParser] = action.choices  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            return dict(choices)
+    return {}
+
+
 def test_every_command_documents_every_option() -> None:
     """``--help`` of every (sub)command describes it, shows examples and every option."""
 
     def walk(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
         yield parser
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-                    yield from walk(child)  # pyright: ignore[reportUnknownArgumentType]
+        for child in subcommands(parser).values():
+            yield from walk(child)
 
     seen = 0
     for parser in walk(build_parser()):
@@ -352,18 +362,20 @@ def test_every_command_documents_every_option() -> None:
         text = parser.format_help()
         assert parser.description, parser.prog
         assert "examples:\n  openpanel-server" in text, parser.prog
+        for name in subcommands(parser):
+            assert f"    {name}" in text, (parser.prog, name)
         for action in parser._actions:
-            if action.help == argparse.SUPPRESS:
-                continue
-            if isinstance(action, argparse._SubParsersAction):
-                for name in action.choices:  # pyright: ignore[reportUnknownVariableType]
-                    assert f"    {name}" in text, (parser.prog, name)
+            if (
+                action.help == argparse.SUPPRESS
+                or action.dest == "command"
+                or (action.dest == "action")
+            ):
                 continue
             assert action.help, (parser.prog, action.dest)
             for option in action.option_strings:
                 assert option in text, (parser.prog, option)
             if not action.option_strings:
-                assert (action.metavar or action.dest) in text, (parser.prog, action.dest)
+                assert str(action.metavar or action.dest) in text, (parser.prog, action.dest)
     assert seen == 23  # the top level, 7 commands, 15 subcommands
     serve = cli("serve", "--help")
     assert serve.returncode == 0 and "--ingest-workers N" in serve.stdout

@@ -34,7 +34,14 @@ from openpanel_server._cli_errors import CliError
 from openpanel_server._cli_export import server_error
 from openpanel_server._cli_progress import Progress, human_bytes, human_count
 
-__all__ = ["BATCH_SIZE", "MAX_BATCH_ITEMS", "ImportStats", "event_to_item", "run_import"]
+__all__ = [
+    "BATCH_SIZE",
+    "CLIENT_UA",
+    "MAX_BATCH_ITEMS",
+    "ImportStats",
+    "event_to_item",
+    "run_import",
+]
 
 BATCH_SIZE = 1000
 _MAX_ID = 128
@@ -48,6 +55,10 @@ _UA_FIELDS = (
     ("model", "__model"),
 )
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The user agent of items from a browser or app: parsed as a client (so the ``__os``-style
+#: overrides apply, and the event gets its device and session) with no field of its own but
+#: ``os`` (``Linux``) and ``device`` (``desktop``), both overridden by the source's values.
+CLIENT_UA = "Mozilla/5.0 (Linux)"
 
 
 @dataclass
@@ -87,6 +98,14 @@ def _stable_id(event: dict[str, Any]) -> str:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _from_client(event: dict[str, Any]) -> bool:
+    """Whether the source event came from a browser or app (not a backend)."""
+    device = event.get("device")
+    if isinstance(device, str):
+        return device not in ("", "server")
+    return bool(_text(event.get("os")) or _text(event.get("browser")))
 
 
 def event_to_item(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -130,7 +149,10 @@ def event_to_item(event: dict[str, Any]) -> dict[str, Any] | None:
     groups = event.get("groups")
     if isinstance(groups, list) and groups:
         payload["groups"] = [str(g) for g in cast("list[object]", groups) if str(g)]
-    return {"type": "track", "id": _stable_id(event), "payload": payload}
+    item: dict[str, Any] = {"type": "track", "id": _stable_id(event), "payload": payload}
+    if _from_client(event):
+        item["userAgent"] = CLIENT_UA
+    return item
 
 
 def _events(stream: IO[bytes], stats: ImportStats) -> Iterator[dict[str, Any]]:
