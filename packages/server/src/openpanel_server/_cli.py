@@ -509,21 +509,16 @@ def _command(
         epilog=_examples(*examples) if examples else None,
         formatter_class=_FORMATTER,
     )
-    # Accepted after the command too (documented once, on the top-level parser).
-    parser.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
     return parser
 
 
-def _local_data_dir(parser: argparse.ArgumentParser, *, shown: bool = False) -> None:
+def _local_data_dir(parser: argparse.ArgumentParser) -> None:
     """``--data-dir`` after the command as well as before it."""
     parser.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
-        help="the server's data folder (env OPENPANEL_SERVER_DATA_DIR; default ./.openpanel-data)"
-        if shown
-        else argparse.SUPPRESS,
+        help="the server's data folder, as the global --data-dir (env "
+        "OPENPANEL_SERVER_DATA_DIR; default ./.openpanel-data)",
     )
 
 
@@ -1013,7 +1008,7 @@ def _transfer_parsers(sub: _Sub) -> None:
             "openpanel-server migrate --cluster",
         ),
     )
-    _local_data_dir(migrate, shown=True)
+    _local_data_dir(migrate)
     migrate.add_argument(
         "--clickhouse-url",
         metavar="URL",
@@ -1065,8 +1060,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``openpanel-server``."""
-    args = build_parser().parse_args(argv)
-    debug = bool(args.debug) or debug_from_env()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # --debug is documented on the top level and accepted after the command too.
+    debug = "--debug" in words or debug_from_env()
+    args = build_parser().parse_args([w for w in words if w != "--debug"])
     what = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
     code: int = run_command(
         lambda: int(args.run(args)),
@@ -1081,7 +1078,7 @@ _INTERRUPT_HINTS = {
     "export": "the partial file was removed; run the export again",
     "import": "run the same import again: events already accepted are not stored twice",
     "migrate": "run migrate again: each step is recorded once it is complete",
-    "serve": "",
+    "serve": "it stopped before it was up; nothing was lost, start it again",
 }
 
 
