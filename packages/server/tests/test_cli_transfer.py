@@ -305,3 +305,39 @@ def test_migrate_a_fresh_and_an_up_to_date_folder(tmp_path: Path) -> None:
     assert again.stderr.splitlines()[-1] == "migrate: up to date"
     assert "up to date (version 3)" in again.stderr
     assert cli("--data-dir", str(data), "migrate", "--quiet").stderr == ""
+
+
+def test_import_waits_out_a_rate_limit(tmp_path: Path) -> None:
+    limited = start_server(tmp_path / "limited", "--rate-limit", "5")  # bursts of 10 requests
+    try:
+        source = tmp_path / "events.ndjson"
+        source.write_text(
+            "".join(
+                json.dumps({"id": f"rl-{i}", "name": "tick", "properties": {"i": str(i)}}) + "\n"
+                for i in range(14)
+            )
+        )
+        out = cli("import", str(source), *write_creds(limited), "--batch-size", "1",
+                  "--progress-interval", "0")  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "server busy, retrying in 1.0 s" in out.stderr  # its Retry-After
+        summary = out.stderr.splitlines()[-1]
+        assert "sent 14 events, accepted 14 (new or stored before), refused 0, " in summary
+        assert " retries in " in summary
+        stored = limited.events(event="tick")["data"]
+        assert sorted(e["id"] for e in stored) == sorted(f"rl-{i}" for i in range(14))
+    finally:
+        limited.stop()
+
+
+def test_serve_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpanel_server._cli import _settings, build_parser  # pyright: ignore[reportPrivateUsage]
+
+    for name in [k for k in os.environ if k.startswith("OPENPANEL_SERVER_")]:
+        monkeypatch.delenv(name)
+    args = build_parser().parse_args(["serve", "--ingest-workers", "0", "--data-dir", "x"])
+    settings = _settings(args)
+    assert settings.ingest_workers == 0
+    assert settings.data_dir == Path("x")
+    default = _settings(build_parser().parse_args(["serve"]))
+    assert default.ingest_workers == -1  # auto
