@@ -36,6 +36,7 @@ const PAGES = new Map(
 const RANGES = new Set(['today', '7d', '30d', '3m']);
 const NO_VALUE = new Set(['isNull', 'isNotNull']);
 const NAMES_TTL_MS = 30_000;
+const REFUSED = 'These credentials were refused: use a read or root client’s id and secret.';
 
 const state = {
   signedIn: false,
@@ -194,7 +195,7 @@ async function reload() {
     if (generation !== state.generation) return;
     if (error instanceof HttpError && error.status === 401) {
       forgetCredentials();
-      show(false, 'These credentials were refused: use a read client’s id and secret.');
+      show(false, REFUSED);
       return;
     }
     setStatus(`Could not load the ${page.title.toLowerCase()}: ${error.message}`, true);
@@ -246,7 +247,7 @@ async function loadMe(signIn) {
     if (signIn !== state.signIn) return false;
     if (error instanceof HttpError && error.status === 401) {
       forgetCredentials();
-      show(false, 'These credentials were refused: use a read or root client’s id and secret.');
+      show(false, REFUSED);
       return false;
     }
     // Not known (network trouble): the pages still load, root-only actions stay hidden.
