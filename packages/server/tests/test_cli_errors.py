@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from server_helpers import RunningServer, free_port, start_server
 
 from openpanel_server._cli import build_parser, main
@@ -121,6 +122,10 @@ def test_unknown_ids_and_bad_values(tmp_path: Path, capsys: pytest.CaptureFixtur
         (("project", "create", "Bad", "--timezone", "Mars/Base"), "Mars/Base"),
         (("serve", "--webhook-schedule", "a,b"), "--webhook-schedule"),
         (("serve", "--ingest-workers", "-5"), "--ingest-workers"),
+        (
+            ("export", "--url", "notaurl", "--client-id", "c", "--client-secret", "s", "-o", "x"),
+            "not an http(s) URL",
+        ),
     ):
         one_line(inproc(capsys, "--data-dir", data, *args), 2, needle)
     one_line(
@@ -189,6 +194,29 @@ def test_an_unreachable_server_url(tmp_path: Path) -> None:
     one_line(cli("import", str(tmp_path / "none.ndjson"), "--url", url, *creds), 1, "no file")
     one_line(
         cli("export", "--url", url, *creds, "-o", str(tmp_path / "no" / "x.csv")), 1, "no folder"
+    )
+
+
+def test_a_url_that_is_not_an_openpanel_server(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/track/batch", method="POST").respond_with_data("<html>hi</html>")
+    httpserver.expect_request("/api/analytics/export", method="POST").respond_with_data(
+        "Not Found", status=404
+    )
+    url = httpserver.url_for("/").rstrip("/")
+    creds = ("--client-id", "c", "--client-secret", "s")
+    source = tmp_path / "events.ndjson"
+    source.write_text('{"id": "e1", "name": "signup"}\n')
+    one_line(
+        cli("import", str(source), "--url", url, *creds),
+        1,
+        "not a list of one result per item",
+        "openpanel-server",
+    )
+    one_line(
+        cli("export", "--url", url, *creds, "-o", str(tmp_path / "x.ndjson")),
+        1,
+        "the server answered 404: Not Found",
+        "openpanel-server",
     )
 
 

@@ -451,7 +451,17 @@ def _webhook(args: argparse.Namespace) -> int:
 
 
 def _credentials(args: argparse.Namespace) -> None:
-    """``--client-id``/``--client-secret``, or ``OPENPANEL_CLIENT_ID``/``_SECRET``."""
+    """Check ``--url``; ``--client-id``/``--client-secret``, or ``OPENPANEL_CLIENT_ID``/``_SECRET``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(
+            "--url",
+            f"not an http(s) URL: {args.url!r}",
+            "e.g. --url http://127.0.0.1:3333",
+            code=EXIT_USAGE,
+        )
     for option, env in (
         ("client_id", "OPENPANEL_CLIENT_ID"),
         ("client_secret", "OPENPANEL_CLIENT_SECRET"),

@@ -143,13 +143,22 @@ def _explain(exc: BaseException, what: str) -> tuple[str, str, str, int]:
     if isinstance(exc, httpx.TimeoutException):
         url = _request_url(exc)
         return what, f"{url} timed out", "is the server up and reachable? check --url", EXIT_ERROR
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
         url = _request_url(exc)
         reason = str(exc) or type(exc).__name__
         return (
             what,
             f"cannot reach {url}: {reason}",
             "is the server running? check --url (e.g. http://127.0.0.1:3333)",
+            EXIT_ERROR,
+        )
+    if isinstance(exc, httpx.TransportError):
+        url = _request_url(exc)
+        reason = str(exc) or type(exc).__name__
+        return (
+            what,
+            f"the connection to {url} broke: {reason}",
+            "see the server's log, then run the command again",
             EXIT_ERROR,
         )
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:

@@ -247,14 +247,17 @@ class _Sender:
         self, todo: list[dict[str, Any]], response: httpx.Response, *, final: bool
     ) -> list[dict[str, Any]]:
         """Count the answers; return the items to send again."""
-        answer: Any = response.json()
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = None
         results: Any = (
             cast("dict[str, Any]", answer).get("results") if isinstance(answer, dict) else None
         )
         if not isinstance(results, list) or len(cast("list[Any]", results)) != len(todo):
             raise CliError(
                 "import",
-                "the server's answer does not list one result per item",
+                "the server's answer is not a list of one result per item",
                 "is --url an openpanel-server with /track/batch?",
             )
         again: list[dict[str, Any]] = []
