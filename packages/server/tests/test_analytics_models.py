@@ -18,30 +18,36 @@ from pydantic import ValidationError
 from openpanel_server._analytics import (
     CohortActivityRequest,
     CohortDefinition,
+    EventNamesRequest,
     ExportRequest,
     Filter,
     FunnelRequest,
     OverviewRequest,
     PathsRequest,
+    ProfileListRequest,
     Query,
     QueryContext,
     RangeFields,
     RetentionRequest,
     SankeyRequest,
     SessionListRequest,
+    SessionRequest,
     TimeSeriesRequest,
     TopRequest,
     Window,
     bucket_starts,
     build_cohort_activity,
     build_cohort_members,
+    build_event_names,
     build_export,
     build_funnel,
     build_overview_events,
     build_paths,
     build_profile_events,
+    build_profile_list,
     build_retention,
     build_sankey,
+    build_session_detail,
     build_session_list,
     build_time_series,
     build_top,
@@ -447,6 +453,12 @@ def test_builders_keep_values_out_of_sql(value: str) -> None:
         )
     )
     queries.append(build_export(ExportRequest.model_validate({**base, "events": [value]}), ctx))
+    profiles = ProfileListRequest.model_validate({**base, "search": value[:500]})
+    queries.extend(build_profile_list(profiles, ctx))
+    session = SessionRequest(session_id=value[:500])
+    queries.extend(build_session_detail(session, ctx))
+    queries.extend(build_session_detail(session, ctx, window))
+    queries.append(build_event_names(EventNamesRequest(range="7d"), ctx))
     for query in queries:
         _assert_pure(query, value)
         # Regexes are collected for the engine probe, with where they came from.
