@@ -336,7 +336,9 @@ def test_me_names_the_client_and_its_project(server: RunningServer) -> None:
         "projectName": "Default",
         "timezone": "UTC",
     }
-    root = _cli(server, "client", "create", "--project", server.creds["projectId"], "--type", "root")
+    root = _cli(
+        server, "client", "create", "--project", server.creds["projectId"], "--type", "root"
+    )
     headers = {
         "openpanel-client-id": root["clientId"],
         "openpanel-client-secret": root["clientSecret"],
