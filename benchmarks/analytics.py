@@ -379,6 +379,7 @@ def _median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def _queries(analytics: Any, ctx: Any) -> list[tuple[str, Callable[[], Any], Callable[[Any], str]]]:
     from openpanel_server._analytics import (
+        EventNamesRequest,
         FunnelRequest,
         OverviewRequest,
         PathsRequest,
@@ -387,6 +388,7 @@ def _queries(analytics: Any, ctx: Any) -> list[tuple[str, Callable[[], Any], Cal
         RetentionRequest,
         SankeyRequest,
         SessionListRequest,
+        SessionRequest,
         TimeSeriesRequest,
         TopRequest,
     )
@@ -435,6 +437,16 @@ def _queries(analytics: Any, ctx: Any) -> list[tuple[str, Callable[[], Any], Cal
     sankey_req = SankeyRequest.model_validate(m30)
     sessions_req = SessionListRequest.model_validate(m30)
     a = analytics
+    # A session from the middle of the range, for the session detail.
+    middle = SessionListRequest.model_validate(
+        {"range": "custom", "startDate": "2026-10-15", "endDate": "2026-10-15"}
+    )
+    session_req = SessionRequest(session_id=a.sessions(middle, ctx).sessions[0].id)
+    names_req = EventNamesRequest.model_validate(m30)
+    profiles_30d = ProfileListRequest.model_validate(m30)
+    profiles_de = ProfileListRequest.model_validate(
+        {**m30, "filters": [{"name": "country", "operator": "is", "value": ["DE"]}]}
+    )
     return [
         (
             "overview metrics (+ previous)",
@@ -504,6 +516,26 @@ def _queries(analytics: Any, ctx: Any) -> list[tuple[str, Callable[[], Any], Cal
             "profiles list (page 1)",
             lambda: a.profiles(ProfileListRequest(), ctx),
             lambda r: f"{r.total:,} profiles",
+        ),
+        (
+            "profiles active in 30 days",
+            lambda: a.profiles(profiles_30d, ctx),
+            lambda r: f"{r.total:,} profiles",
+        ),
+        (
+            "profiles active in 30 days, DE",
+            lambda: a.profiles(profiles_de, ctx),
+            lambda r: f"{r.total:,} profiles",
+        ),
+        (
+            "one session and its events",
+            lambda: a.session(session_req, ctx),
+            lambda r: f"{len(r.events)} events",
+        ),
+        (
+            "event names (30 days)",
+            lambda: a.event_names(names_req, ctx),
+            lambda r: f"{len(r.names)} names",
         ),
         (
             "realtime (30 min)",
