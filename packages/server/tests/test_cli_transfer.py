@@ -43,12 +43,12 @@ def cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         if not k.startswith(("PYTEST_", "OPENPANEL_SERVER_", "OPENPANEL_CLIENT_"))
     }
     kwargs.setdefault("stderr", subprocess.PIPE)
+    kwargs.setdefault("timeout", 120)
     return subprocess.run(
         [sys.executable, "-m", "openpanel_server", *args],
         stdout=subprocess.PIPE,
         text=True,
         env=environ,
-        timeout=120,
         check=False,
         **kwargs,
     )
@@ -280,6 +280,13 @@ def test_import_reports_refused_events_and_exits_1(source: RunningServer, tmp_pa
         "error: import: 3 events were refused (hint: see the reasons above; fix them and run the "
         "import again (accepted events are not stored twice))"
     )
+    twice = tmp_path / "twice.ndjson"
+    twice.write_text('{"id": "dup-1", "name": "twice"}\n' * 3)  # one id, one request each
+    out = cli("import", str(twice), *write_creds(source), timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "sent 3 events, accepted 3" in out.stderr
+    assert [e["id"] for e in source.events(event="twice")["data"]] == ["dup-1"]
+
     quiet = cli("import", str(bad), *write_creds(source), "--quiet")
     assert quiet.returncode == 1
     assert quiet.stderr.count("\n") == 1 and "rerun without --quiet" in quiet.stderr

@@ -262,7 +262,7 @@ class _Sender:
             )
         again: list[dict[str, Any]] = []
         for item, result in zip(todo, cast("list[dict[str, Any]]", results), strict=True):
-            status = int(result.get("status") or 0)
+            status = int(result.get("status") or 0) if isinstance(result, dict) else 0
             if status == 200:
                 self.stats.accepted += 1
             elif status in _RETRY_STATUSES and not final:
@@ -295,6 +295,9 @@ def run_import(args: argparse.Namespace) -> int:
     progress = Progress("import", quiet=args.quiet, interval=args.progress_interval)
     sender = _Sender(args, stats, progress)
     batch: list[dict[str, Any]] = []
+    # Ids in the batch being built: a repeated id goes in the next request (where the server
+    # answers it as stored), never twice in one body.
+    batch_ids: set[str] = set()
     try:
         with source.open("rb") as stream:
 
@@ -302,6 +305,7 @@ def run_import(args: argparse.Namespace) -> int:
                 sender.send(batch)
                 stats.sent += len(batch)
                 batch.clear()
+                batch_ids.clear()
                 done = stream.tell() / total_bytes * 100 if total_bytes else 100.0
                 progress.update(
                     f"{human_count(stats.sent)} events sent ({done:.0f}% of "
@@ -317,7 +321,10 @@ def run_import(args: argparse.Namespace) -> int:
                 if item is None:
                     stats.skipped += 1
                     continue
+                if item["id"] in batch_ids:
+                    flush()
                 batch.append(item)
+                batch_ids.add(item["id"])
                 if len(batch) >= args.batch_size:
                     flush()
             if batch:
