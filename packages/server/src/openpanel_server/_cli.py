@@ -454,7 +454,8 @@ def _credentials(args: argparse.Namespace) -> None:
     """Check ``--url``; ``--client-id``/``--client-secret``, or ``OPENPANEL_CLIENT_ID``/``_SECRET``."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(args.url)
+    url: str = args.url
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CliError(
             "--url",
