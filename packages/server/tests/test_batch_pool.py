@@ -328,3 +328,52 @@ def test_no_workers_when_turned_off(tmp_path: Path) -> None:
         assert workers(server.proc.pid) == []
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ idempotency edge cases
+
+
+def test_an_id_twice_in_one_batch_is_stored_once_and_answered_at_once(
+    pooled: RunningServer,
+) -> None:
+    item = {"id": "twice-1", "type": "track", "payload": {"name": "twice"}}
+    other = {"id": "twice-2", "type": "track", "payload": {"name": "twice"}}
+    small = gzip.compress(json.dumps([item, other, item]).encode())
+    started = time.monotonic()
+    r = post(pooled, small)
+    assert time.monotonic() - started < 10
+    assert [x["status"] for x in r.json()["results"]] == [200, 200, 200]
+    # The same through a worker: a large body with every id twice.
+    items = [
+        {"id": f"dup-{i % 600}", "type": "track", "payload": {"name": "twice"}} for i in range(1200)
+    ]
+    until_a_worker_prepares(pooled, "dupwarm")
+    r = post(pooled, gzip.compress(json.dumps(items).encode()))
+    assert {x["status"] for x in r.json()["results"]} == {200}
+    assert pooled.events(event="twice", limit=1)["meta"]["totalCount"] == 2 + 600
+
+
+def test_old_events_sent_again_after_a_restart_are_stored_once(tmp_path: Path) -> None:
+    """Ids are remembered for two days before a start; older events are checked in the store."""
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
+    items = [
+        {
+            "id": f"import-{i}",
+            "type": "track",
+            "payload": {"name": "imported", "properties": {"__timestamp": old.isoformat(), "i": i}},
+        }
+        for i in range(50)
+    ]
+    body = gzip.compress(json.dumps(items).encode())
+    server = start_server(tmp_path / "data")
+    try:
+        assert {x["status"] for x in post(server, body).json()["results"]} == {200}
+        assert server.events(event="imported", limit=1)["meta"]["totalCount"] == 50
+    finally:
+        server.stop()
+    server = start_server(tmp_path / "data")
+    try:
+        assert {x["status"] for x in post(server, body).json()["results"]} == {200}
+        assert server.events(event="imported", limit=1)["meta"]["totalCount"] == 50
+    finally:
+        server.stop()

@@ -202,6 +202,14 @@ def test_auth_failures_are_plain_401s(server: RunningServer) -> None:
             {"openpanel-client-id": server.client_id, "origin": "https://evil.test"},
             "Ingestion: Invalid cors or secret",
         ),
+        (  # the export client's secret reads; it does not write (OpenPanel does not check)
+            server.read_headers(),
+            "Ingestion: A read client cannot send events (use a write client)",
+        ),
+        (
+            {"openpanel-client-id": server.creds["readClientId"], "origin": "http://localhost:1"},
+            "Ingestion: A read client cannot send events (use a write client)",
+        ),
     ]
     for headers, message in cases:
         r = httpx.post(f"{server.url}/track", json=body, headers=headers)

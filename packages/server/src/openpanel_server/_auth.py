@@ -58,6 +58,10 @@ def authenticate(
     client = meta.get_client(client_id)
     if client is None or client.revoked:
         raise AuthError("Ingestion: Invalid client id")
+    if client.type == "read":
+        # OpenPanel does not check the type here; a read secret is meant for exports and the
+        # dashboard (it sits in a browser tab), so it cannot write events.
+        raise AuthError("Ingestion: A read client cannot send events (use a write client)")
     project = meta.get_project(client.project_id)
     if project is None:
         raise AuthError("Ingestion: Client has no project")

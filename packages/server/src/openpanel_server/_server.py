@@ -150,6 +150,20 @@ def _encode_record(record: Record) -> bytes:
     return fastjson.dumps(record)
 
 
+def _event_ms(item: Any, req: RequestInfo) -> int | None:
+    """A ``track`` item's event time (epoch ms); None for other items."""
+    from openpanel_server._ingest import PreparedTrack
+    from openpanel_server._normalize import resolve_timestamp
+
+    if isinstance(item, PreparedTrack):
+        return item.event_ms
+    if getattr(item, "type", "") != "track":
+        return None
+    props: dict[str, Any] = item.payload.properties or {}
+    when, _ = resolve_timestamp(props.get("__timestamp"), req.received_at)
+    return int(when.timestamp() * 1000)
+
+
 def _adjusted_profile(item: Any) -> str:
     """The profile an ``increment``/``decrement`` item changes."""
     return str(item.payload.profile_id)
@@ -201,6 +215,8 @@ class Server:
         #: Worker processes for the stateless half of large batches (started on first use).
         self.batch_pool = BatchPool(workers, geo_path)
         self.recent = _RecentIds()
+        #: Events from before this time (epoch ms) may be stored without their id in ``recent``.
+        self._memory_from_ms = 0
         self._init_webhooks(data)
         self._stop = threading.Event()
         self._flushed_seq = self.wal.checkpointed
@@ -282,13 +298,22 @@ class Server:
         records: list[Record] = []
         project_id = caller.project.id
         claimed: list[str] = []
+        # An id twice in one call: the later copy is the same item (answered, not stored again;
+        # waiting for the first copy's claim would wait for this very call).
+        here: set[str] = set()
+        stored_before = self._stored_before_memory(project_id, items)
         try:
             for item, event_id, req in items:
                 if event_id:
-                    if not self.recent.claim(project_id, event_id):
+                    if (
+                        event_id in here
+                        or event_id in stored_before
+                        or not self.recent.claim(project_id, event_id)
+                    ):
                         results.append(self.ingestor.answer(caller, req, []))  # stored already
                         continue
                     claimed.append(event_id)
+                    here.add(event_id)
                 kind = "track" if isinstance(item, PreparedTrack) else str(item.type)
                 if kind in ("increment", "decrement"):
                     self._load_profile(project_id, _adjusted_profile(item))
@@ -300,6 +325,7 @@ class Server:
                 except IngestError as exc:
                     if event_id:
                         claimed.remove(event_id)
+                        here.discard(event_id)
                         self.recent.release(project_id, [event_id])
                     results.append(exc)
                     continue
@@ -316,6 +342,26 @@ class Server:
             raise
         self.recent.commit(project_id, claimed)
         return results
+
+    def _stored_before_memory(
+        self, project_id: str, items: Sequence[tuple[Any, str | None, RequestInfo]]
+    ) -> set[str]:
+        """Ids of backdated events that the store holds from before the id memory's window.
+
+        The idempotency memory covers what this process accepted and the last two days before
+        it started; an import of older events, run again after a restart, is checked against
+        the store (one query, only when the call has such items).
+        """
+        old: dict[str, int] = {}
+        for item, event_id, req in items:
+            if event_id:
+                when = _event_ms(item, req)
+                if when is not None and when < self._memory_from_ms:
+                    old[event_id] = when
+        if not old:
+            return set()
+        since = dt.datetime.fromtimestamp(min(old.values()) / 1000 - 60, dt.timezone.utc)
+        return self.store.known_event_ids(project_id, list(old), since)
 
     def _load_profile(self, project_id: str, profile_id: str) -> None:
         if self.ingestor.known_profile(project_id, profile_id):
@@ -476,6 +522,7 @@ class Server:
         retry within minutes).
         """
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        self._memory_from_ms = int(since.timestamp() * 1000)
         for project_id, event_id in reversed(self.store.recent_event_ids(since, 1_000_000)):
             self.recent.add(project_id, event_id)
 
