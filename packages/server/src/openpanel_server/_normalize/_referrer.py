@@ -38,6 +38,9 @@ class Referrer:
     type: str
 
 
+_NO_REFERRER = Referrer("", "", "")
+
+
 @functools.cache
 def referrer_table() -> Mapping[str, tuple[str, str]]:
     """Return the host table, loaded once: ``{host: (name, type)}``.
@@ -113,6 +116,8 @@ def classify_referrer(
     Returns:
         The classification; all fields are ``''`` when there is nothing to report.
     """
+    if not referrer and not query:
+        return _NO_REFERRER
     url = name = kind = ""
     if referrer:
         ref_host = host_of(referrer)

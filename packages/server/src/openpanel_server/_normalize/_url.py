@@ -41,6 +41,9 @@ class ParsedPath:
     hash: str = ""
 
 
+_NO_PATH = ParsedPath("", "")  # events without a path (most server events): one shared value
+
+
 def parse_query(query: str) -> dict[str, str]:
     """Decode a query string like ``URLSearchParams`` (``+`` is a space, the last value wins).
 
@@ -124,7 +127,7 @@ def parse_path(value: str) -> ParsedPath:
         do not parse, come back verbatim as ``path`` with an empty origin.
     """
     if not value:
-        return ParsedPath("", "")
+        return _NO_PATH
     if value.startswith("/"):
         # Resolved against http://localhost; a scheme-relative "//host/x" names another host
         # there, and only its path is kept.
