@@ -78,7 +78,8 @@ def free_port() -> int:
 
 def family(pid: int) -> list[int]:
     """``pid`` and its descendants (the server and its ingestion workers)."""
-    out, todo = [], [pid]
+    out: list[int] = []
+    todo = [pid]
     while todo:
         current = todo.pop()
         out.append(current)
