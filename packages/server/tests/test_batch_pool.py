@@ -382,3 +382,21 @@ def test_old_events_sent_again_after_a_restart_are_stored_once(tmp_path: Path) -
         assert server.events(event="imported", limit=1)["meta"]["totalCount"] == 50
     finally:
         server.stop()
+
+
+def test_workers_die_with_the_server_even_on_kill_9(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", env={"OPENPANEL_SERVER_INGEST_WORKERS": "1"})
+    try:
+        pid, _ = until_a_worker_prepares(server, "orphan")
+        server.proc.kill()  # SIGKILL: no shutdown code runs in the server
+        server.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        alive = (
+            Path(f"/proc/{pid}/stat").exists()
+            and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+        )
+        assert not alive, "the worker outlived its server"
+    finally:
+        server.stop()
