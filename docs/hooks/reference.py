@@ -229,20 +229,25 @@ def core_options() -> str:
     from openpanel_core import ClientOptions, OpenPanel
     from openpanel_core._base import ClientCore
 
-    described = _described(ClientCore, "parameters")
-    # ``ClientOptions`` (the public typed dict of these keywords) says the same, word for word.
-    public = _described(ClientOptions, "attributes")
-    keys = set(ClientOptions.__annotations__)
-    drift = sorted(n for n in keys | public.keys() if described.get(n) != public.get(n))
-    if drift:
-        raise PluginError(f"ClientOptions and ClientCore describe these differently: {drift}")
+    # The options are described once, on the public ``ClientOptions``; the client id and
+    # secret in the client's own ``Args:``.
+    described = {**_described(ClientCore, "parameters"), **_described(ClientOptions, "attributes")}
+    keywords = {
+        name
+        for name, param in inspect.signature(ClientCore.__init__).parameters.items()
+        if param.kind is param.KEYWORD_ONLY
+    }
+    if keywords != set(ClientOptions.__annotations__):
+        raise PluginError(
+            f"ClientOptions and the client's keywords differ: {sorted(keywords ^ set(ClientOptions.__annotations__))}"
+        )
     client_params = inspect.signature(OpenPanel.__init__).parameters
     rows: list[list[str]] = []
     for name, param in inspect.signature(ClientCore.__init__).parameters.items():
         if name == "self":
             continue
         if name not in described:
-            raise PluginError(f"ClientCore argument {name!r} has no description in its docstring")
+            raise PluginError(f"client option {name!r} is not described on ClientOptions")
         rows.append(
             [
                 _code(name),

@@ -62,39 +62,13 @@ _MAX_NAME = MAX_EVENT_NAME_LENGTH
 class ClientCore:
     """Shared implementation of :class:`OpenPanel` and :class:`AsyncOpenPanel`.
 
+    The keyword options are described once, on :class:`~openpanel_core.ClientOptions` (the
+    configuration reference is built from there).
+
     Args:
         client_id: The project's client id (env ``OPENPANEL_CLIENT_ID``).
         client_secret: The client secret, for server-side callers (env
             ``OPENPANEL_CLIENT_SECRET``). Never logged.
-        api_url: Where the OpenPanel API lives (env ``OPENPANEL_API_URL``; default the hosted
-            ``https://api.openpanel.dev``).
-        disabled: Accept every call and send nothing (env ``OPENPANEL_DISABLED``).
-        sync_mode: Send on the caller's thread, blocking, for scripts and serverless functions.
-        debug: Log what the client does to stderr (env ``OPENPANEL_DEBUG``).
-        before_send: ``(item) -> item | None``, called on the sender with each wire item
-            ``{"type", "payload"}``; return a changed item, or None to drop it.
-        on_error: ``(exception, items)``, called on the sender when events are refused, given
-            up on or dropped; ``items`` are the wire items concerned (empty for queue drops).
-        global_properties: Properties added to every ``track`` and ``identify``.
-        timeout: Seconds for one HTTP request.
-        max_retries: Retries for network errors, 408, 429 and 5xx.
-        max_retry_time: Seconds a batch may keep retrying.
-        flush_at: Wake the sender once this many calls are queued.
-        flush_interval: Seconds between sends when fewer than ``flush_at`` are queued.
-        max_batch_size: Most events in one ``/track/batch`` request.
-        max_batch_bytes: Most uncompressed bytes in one batch request.
-        max_queue_size: Most calls waiting; further calls are dropped and counted.
-        max_queue_bytes: Estimated bytes the waiting calls may take; further calls are dropped.
-        max_in_flight: Requests sent concurrently.
-        batch: Use the ``/track/batch`` extension when the server has it (falls back by
-            itself against a stock OpenPanel server).
-        gzip: Compress batch requests.
-        persist_path: A SQLite file that keeps events until the server acknowledged them.
-        device_id: A device id for events sent outside request contexts, or ``"auto"`` for a
-            random one (persisted in ``device_id_file`` when given).
-        device_id_file: Where ``device_id="auto"`` keeps its id across runs.
-        session_timeout: Inactivity (seconds) that ends the client-side session.
-        shutdown_timeout: Budget, in seconds, of the drain at interpreter exit.
     """
 
     def __init__(
