@@ -22,7 +22,7 @@ from openpanel_server._auth import Caller
 from openpanel_server._batch import BatchContext, BodyError, Outcome, error_result, triage
 from openpanel_server._batch_pool import prepare_body
 from openpanel_server._geo import GeoLookup
-from openpanel_server._ingest import IngestError, Ingestor, PreparedTrack, Result
+from openpanel_server._ingest import IngestError, Ingestor, PreparedTrack, RequestInfo, Result
 from openpanel_server._meta import Client, Project
 from openpanel_server._normalize import session_id
 from openpanel_server._sessions import SessionTracker
@@ -98,13 +98,10 @@ def context(project_id: str, *, trusted: bool = False) -> BatchContext:
         project_id=project_id,
         trusted=trusted,
         revenue_allowed=trusted,
-        ip="198.51.100.9",
-        user_agent="python-httpx/0.28",
-        sdk_name="python",
-        sdk_version="1.0",
-        received_at=NOW,
-        wall=NOW.timestamp(),
         salt="salt-of-the-day",
+        request=RequestInfo(
+            "198.51.100.9", "python-httpx/0.28", "python", "1.0", NOW, NOW.timestamp()
+        ),
     )
 
 

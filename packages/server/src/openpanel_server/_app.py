@@ -178,19 +178,13 @@ def _request_info(
 
 
 def _batch_context(request: Request, server: Server, caller: Caller) -> BatchContext:
-    base = _request_info(request, server)
     salt, _ = server.meta.salts()
     return BatchContext(
         project_id=caller.project.id,
         trusted=caller.secret_verified,
         revenue_allowed=caller.secret_verified or caller.project.allow_unsafe_revenue,
-        ip=base.ip,
-        user_agent=base.user_agent,
-        sdk_name=base.sdk_name,
-        sdk_version=base.sdk_version,
-        received_at=base.received_at,
-        wall=base.wall,
         salt=salt,
+        request=_request_info(request, server),
     )
 
 

@@ -9,7 +9,7 @@ process then commits the outcomes in order (idempotency ids, sessions, the write
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,25 +56,16 @@ class BatchContext:
         project_id: The caller's project.
         trusted: The caller sent the client secret (no bot checks, revenue allowed).
         revenue_allowed: ``__revenue`` is accepted (trusted, or the project allows it).
-        ip: The request's client IP (items may name their own).
-        user_agent: The request's user agent (items may name their own).
-        sdk_name: ``openpanel-sdk-name``.
-        sdk_version: ``openpanel-sdk-version``.
-        received_at: When the request arrived.
-        wall: The same instant as Unix seconds.
         salt: Today's device-id salt.
+        request: The request's facts; an item naming its own ip or user agent gets a copy
+            with those.
     """
 
     project_id: str
     trusted: bool
     revenue_allowed: bool
-    ip: str
-    user_agent: str
-    sdk_name: str
-    sdk_version: str
-    received_at: dt.datetime
-    wall: float
     salt: str
+    request: RequestInfo
 
 
 #: An item answered already (refused, or a bot): its result object.
@@ -193,17 +184,16 @@ def triage(
                 )
             )
             continue
-        ua: str = model.user_agent or ctx.user_agent
+        base = ctx.request
+        ua: str = model.user_agent or base.user_agent
         # As for /track's openpanel-client-ip: only a public address counts.
-        ip: str = normalize_ip(model.ip) if model.ip is not None else ctx.ip
+        ip: str = normalize_ip(model.ip) if model.ip is not None else base.ip
         if not ctx.trusted and detect_bot(ua) is not None:
             out.append(("done", {"id": rid, "status": 202, "error": "bot", "message": "bot"}))
             continue
         req = requests.get((ip, ua))
         if req is None:
-            req = requests[(ip, ua)] = RequestInfo(
-                ip, ua, ctx.sdk_name, ctx.sdk_version, ctx.received_at, ctx.wall
-            )
+            req = requests[(ip, ua)] = dataclasses.replace(base, ip=ip, user_agent=ua)
         item: Any = model
         if geo is not None and model.type == "track":
             try:

@@ -160,7 +160,10 @@ def _event_ms(item: Any, req: RequestInfo) -> int | None:
     if getattr(item, "type", "") != "track":
         return None
     props: dict[str, Any] = item.payload.properties or {}
-    when, _ = resolve_timestamp(props.get("__timestamp"), req.received_at)
+    stamp = props.get("__timestamp")
+    if not stamp:  # the arrival time: never before the memory's window
+        return None
+    when, _ = resolve_timestamp(stamp, req.received_at)
     return int(when.timestamp() * 1000)
 
 

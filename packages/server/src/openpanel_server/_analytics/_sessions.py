@@ -11,7 +11,7 @@ reads ``FINAL``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -61,29 +61,8 @@ SessionDimension = Literal[
 """Columns of ``sessions`` that overview top lists group by."""
 
 SESSION_DIMENSIONS: dict[str, str] = {
-    "country": "toString(country)",
-    **{
-        name: name
-        for name in (
-            "entry_path",
-            "exit_path",
-            "referrer",
-            "referrer_name",
-            "referrer_type",
-            "region",
-            "city",
-            "browser",
-            "os",
-            "device",
-            "brand",
-            "model",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_content",
-            "utm_term",
-        )
-    },
+    name: "toString(country)" if name == "country" else name  # country is FixedString(2)
+    for name in get_args(SessionDimension)
 }
 
 
