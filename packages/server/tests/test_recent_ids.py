@@ -51,7 +51,8 @@ def test_at_least_the_newest_half_is_remembered_and_at_most_the_limit() -> None:
         ids.add("p", str(i))
         assert ids.seen("p", str(i))
         assert ids.seen("p", str(max(0, i - 499)))  # the newest limit/2 always
-        assert not ids.seen("p", str(i - 1000)) if i >= 1000 else True
+        if i >= 1000:
+            assert not ids.seen("p", str(i - 1000))  # never more than the limit
     assert not ids.seen("q", "9999")  # per project
     # Plain dicts of strings: nothing for the cyclic collector to walk.
     assert not gc.is_tracked(ids._ids)  # pyright: ignore[reportPrivateUsage]

@@ -30,6 +30,7 @@ from openpanel_server._batch import (
     BatchContext,
     BodyError,
     Outcome,
+    error_result,
     inflate,
     parse_batch,
     triage,
@@ -61,9 +62,6 @@ def _bad_request(field: str, message: str) -> JSONResponse:
         {"status": 400, "error": "Bad Request", "field": field, "message": f"{field}: {message}"},
         status_code=400,
     )
-
-
-_validation_error = validation_error
 
 
 async def _read_raw(request: Request, limit: int) -> bytes:
@@ -224,7 +222,7 @@ def create_app(server: Server) -> Starlette:
         try:
             item = track_request_adapter.validate_python(data)
         except ValidationError as exc:
-            return _bad_request(*_validation_error(exc))
+            return _bad_request(*validation_error(exc))
         try:
             caller = authenticate(server.meta, request.headers, data, revenue=_has_revenue(data))  # pyright: ignore[reportUnknownArgumentType]
         except AuthError as exc:
@@ -499,12 +497,7 @@ def _parse_date(
 
 def _item_result(rid: str, outcome: Result | Exception) -> dict[str, Any]:
     if isinstance(outcome, IngestError):
-        return {
-            "id": rid,
-            "status": outcome.status,
-            "error": outcome.field,
-            "message": outcome.message,
-        }
+        return error_result(rid, outcome)
     if isinstance(outcome, Exception):  # pragma: no cover - ingest returns IngestError only
         return {"id": rid, "status": 500, "error": "internal", "message": "internal error"}
     return {

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from openpanel_core._models import batch_request_adapter
 from openpanel_server import _fastjson as fastjson
 from openpanel_server._geo import Geo
-from openpanel_server._ingest import IngestError, PreparedTrack, RequestInfo, prepare_track
+from openpanel_server._ingest import IngestError, RequestInfo, prepare_track
 from openpanel_server._normalize import detect_bot, normalize_ip
 
 __all__ = [
@@ -210,8 +210,3 @@ def triage(
 def error_result(rid: str, exc: IngestError) -> dict[str, Any]:
     """A refused item's result object."""
     return {"id": rid, "status": exc.status, "error": exc.field, "message": exc.message}
-
-
-def is_prepared(item: object) -> bool:
-    """Whether a committed item was prepared already (else it is a validated model)."""
-    return isinstance(item, PreparedTrack)

@@ -25,7 +25,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import cast
 
 from openpanel_server._batch import BatchContext, Outcome, inflate, parse_batch, triage
 from openpanel_server._geo import Geo, GeoLookup
@@ -100,13 +99,6 @@ class BatchPool:
         self._pool: ProcessPoolExecutor | None = None
         self._ready = False
         self._closed = False
-        self.starts = 0
-        """How many times workers were started (a failure makes the next call start anew)."""
-
-    @property
-    def workers(self) -> int:
-        """The configured number of worker processes."""
-        return self._workers
 
     def available(self) -> ProcessPoolExecutor | None:
         """The pool once its workers answered; None before (starting them) or when off."""
@@ -127,7 +119,6 @@ class BatchPool:
             initargs=(self._geo_path,),
         )
         self._pool, self._ready = pool, False
-        self.starts += 1
         pending = [pool.submit(_ping) for _ in range(self._workers)]
         left = [len(pending)]
 
@@ -154,15 +145,6 @@ class BatchPool:
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         self._pool, self._ready = None, False
         pool.shutdown(wait=False, cancel_futures=True)
-
-    def worker_pids(self) -> list[int]:
-        """The live worker processes' ids (for tests and diagnostics)."""
-        with self._lock:
-            pool = self._pool
-        if pool is None:
-            return []
-        processes = cast("dict[int, object]", getattr(pool, "_processes", None) or {})
-        return sorted(processes)
 
     def close(self) -> None:
         """Stop the workers (idempotent); later calls get no pool."""
