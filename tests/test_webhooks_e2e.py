@@ -23,15 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 import pytest
-from server_helpers import RunningServer, free_port, start_server
+from server_helpers import RunningServer, eventually, free_port, start_server
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from openpanel_core.webhooks import generate_secret, sign
@@ -43,18 +43,6 @@ ENV = {
     # Retries within seconds, long enough (about 20 s) to restart an app in between.
     "OPENPANEL_SERVER_WEBHOOK_SCHEDULE": "0,1,1,2,2,3,3,4,4",
 }
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------- the recording proxy

@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -33,6 +34,21 @@ CLUSTER_SIM_CONFIG = """\
     </macros>
 </clickhouse>
 """
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
+    """``check()``'s first truthy result, polled every 0.1 s; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -20,13 +20,13 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from server_helpers import RunningServer, WebhookReceiver, make_geo_db, start_server
+from server_helpers import RunningServer, WebhookReceiver, eventually, make_geo_db, start_server
 
 from openpanel_core import OpenPanel
 from tests.browser_helpers import BROWSER_DIR, Browser, launch_browser, run_driver
@@ -85,7 +85,6 @@ RETENTION = [
     ("r1", "signup", 3), ("r2", "signup", 3), ("r3", "signup", 3),
     ("r1", "login", 2), ("r2", "login", 2), ("r1", "login", 1),
 ]  # fmt: skip
-T = TypeVar("T")
 #: Written to the store before the server starts (the server never makes sessions of backdated
 #: events): profile u-old, active 20 days ago, and its session 400 days ago.
 OLD_SESSION = "old-session-1"
@@ -128,17 +127,6 @@ SEED = textwrap.dedent(
     store.close()
     """
 )
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def cli(data_dir: Path, *args: str) -> dict[str, Any]:

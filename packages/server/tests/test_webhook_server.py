@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from server_helpers import RunningServer, WebhookReceiver, free_port, start_server
+from server_helpers import RunningServer, WebhookReceiver, eventually, free_port, start_server
 
 from openpanel_core.webhooks import Verifier, verify
 from openpanel_server._webhook_events import message_id
@@ -29,7 +29,6 @@ BROWSER_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Safari/605.1.15"
 )
-T = TypeVar("T")
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,17 +60,6 @@ def root_headers(server: RunningServer) -> dict[str, str]:
         "openpanel-client-id": created["clientId"],
         "openpanel-client-secret": created["clientSecret"],
     }
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 @pytest.fixture
